@@ -1,0 +1,83 @@
+/* cli/main.c — `earshot`: the command table and dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "earshot/log.h"
+
+static const cli_command commands[] = {
+    {"features", cmd_features, "compute a feature matrix of an audio file (.npy)"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+void cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "earshot %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_bad_option(const char *cmd, int opt, char **argv, const struct option *longopts) {
+    const char *arg = argv[optind - 1];
+    if (opt == ':') {
+        cli_error(cmd, "option '%s' needs a value (see 'earshot %s --help')", arg, cmd);
+        return CLI_USAGE;
+    }
+    /* getopt leaves a long option's name in argv; a short one in optopt. */
+    if (optopt && strncmp(arg, "--", 2) != 0) {
+        cli_error(cmd, "unknown option '-%c' (see 'earshot %s --help')", optopt, cmd);
+    } else {
+        const char *eq = strchr(arg, '=');
+        int n = eq ? (int)(eq - arg) : (int)strlen(arg);
+        for (const struct option *o = longopts; o && o->name; o++) {
+            if (o->has_arg == no_argument && eq && strncmp(arg + 2, o->name, (size_t)n - 2) == 0) {
+                cli_error(cmd, "option '--%s' takes no value", o->name);
+                return CLI_USAGE;
+            }
+        }
+        cli_error(cmd, "unknown option '%.*s' (see 'earshot %s --help')", n, arg, cmd);
+    }
+    return CLI_USAGE;
+}
+
+static void usage(FILE *out) {
+    fputs("usage: earshot COMMAND [OPTIONS] ...\n\ncommands:\n", out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n'earshot COMMAND --help' describes a command.\n", out);
+}
+
+static void log_to_stderr(void *user, int level, const char *msg) {
+    (void)user;
+    fprintf(stderr, "earshot: %s%s\n", level <= ES_LOG_WARNING ? "warning: " : "", msg);
+}
+
+int main(int argc, char **argv) {
+    const char *name;
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (strcmp(name, "help") == 0 && argc > 2) {
+            char *help_argv[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (strcmp(commands[i].name, argv[2]) == 0) return commands[i].run(2, help_argv);
+        }
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        puts("earshot " EARSHOT_VERSION);
+        return CLI_OK;
+    }
+    es_log_set_callback(log_to_stderr, NULL, ES_LOG_WARNING);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "earshot: unknown command '%s' (see 'earshot --help')\n", name);
+    return CLI_USAGE;
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian packages earshot needs, and only those that are missing.
+# Usage: scripts/install-deps.sh [build|bench]
+#   build (default): compiler, CMake and the libraries libearshot links.
+#   bench:           also PyTorch/torchaudio, the peer the benchmarks and the
+#                    fixture generator compare against.
+set -eu
+
+BUILD_PKGS="gcc make cmake pkg-config
+  libfftw3-dev libsndfile1-dev libsoxr-dev libjansson-dev
+  libopenblas-dev libconfig-dev libsystemd-dev portaudio19-dev libcairo2-dev"
+BENCH_PKGS="python3 python3-numpy python3-torch python3-torchaudio"
+
+case "${1:-build}" in
+  build) want="$BUILD_PKGS" ;;
+  bench) want="$BUILD_PKGS $BENCH_PKGS" ;;
+  *) echo "install-deps.sh: unknown set '$1' (expected build or bench)" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+echo "install-deps.sh: installing:$missing" >&2
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
