@@ -16,6 +16,15 @@
 #define ES__PRINTF(f, a)
 #endif
 
+/* Hot per-frame loops get an AVX2 clone next to the baseline one; the loader
+ * picks the one the CPU runs (GCC function multiversioning, glibc ifunc), so
+ * one binary is both portable and as fast as the machine allows. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define ES__HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define ES__HOT
+#endif
+
 /* Allocation through the pluggable allocator (alloc.c). es__calloc and
  * es__malloc_array fail with NULL on count*size overflow. */
 void *es__malloc(size_t size);

@@ -50,79 +50,88 @@ static double weight(const double *f_pts, double freq, size_t m) {
 }
 
 int es__melbank_init(es__melbank *mb, const es_feature_desc *d, size_t n_freqs) {
-    size_t n_mels = (size_t)d->n_mels, total = 0;
-    double *f_pts = NULL, m_min, m_max, nyquist = (double)(d->sample_rate / 2);
-    int rc = ES_ENOMEM;
+    size_t n_mels = (size_t)d->n_mels;
+    double *f_pts = NULL, *enorm = NULL, m_min, m_max, nyquist = (double)(d->sample_rate / 2);
+    size_t *nonzero = NULL;
 
     memset(mb, 0, sizeof *mb);
     mb->n_mels = n_mels;
     mb->n_freqs = n_freqs;
     f_pts = es__malloc_array(n_mels + 2, sizeof *f_pts);
-    mb->start = es__malloc_array(n_mels, sizeof *mb->start);
-    mb->len = es__malloc_array(n_mels, sizeof *mb->len);
-    mb->off = es__malloc_array(n_mels, sizeof *mb->off);
-    if (!f_pts || !mb->start || !mb->len || !mb->off) goto fail;
+    enorm = es__malloc_array(n_mels, sizeof *enorm);
+    nonzero = es__calloc(n_mels, sizeof *nonzero);
+    mb->seg_begin = es__malloc_array(n_freqs + 1, sizeof *mb->seg_begin);
+    mb->seg_band = es__malloc_array(n_freqs, sizeof *mb->seg_band);
+    mb->w_lo = es__malloc_array(n_freqs, sizeof *mb->w_lo);
+    mb->w_hi = es__malloc_array(n_freqs, sizeof *mb->w_hi);
+    mb->acc = es__malloc_array(n_mels + 2, sizeof *mb->acc);
+    if (!f_pts || !enorm || !nonzero || !mb->seg_begin || !mb->seg_band || !mb->w_lo || !mb->w_hi || !mb->acc) {
+        es__free(f_pts);
+        es__free(enorm);
+        es__free(nonzero);
+        es__melbank_free(mb);
+        return es__fail(ES_ENOMEM, "out of memory building a %zu-band mel filterbank", n_mels);
+    }
 
     m_min = hz_to_mel(d->f_min, d->mel_scale);
     m_max = hz_to_mel(d->f_max, d->mel_scale);
     for (size_t i = 0; i < n_mels + 2; i++)
         f_pts[i] = mel_to_hz(linspace(m_min, m_max, n_mels + 2, i), d->mel_scale);
+    /* Slaney norm: 2 / (f_pts[m+2] - f_pts[m]), equal area per filter. */
+    for (size_t m = 0; m < n_mels; m++)
+        enorm[m] = d->mel_norm_slaney ? 2.0 / (f_pts[m + 2] - f_pts[m]) : 1.0;
 
-    /* First pass: the support of each triangle. */
-    for (size_t m = 0; m < n_mels; m++) {
-        size_t lo = n_freqs, hi = 0;
-        for (size_t k = 0; k < n_freqs; k++) {
-            if (weight(f_pts, linspace(0.0, nyquist, n_freqs, k), m) > 0.0) {
-                if (lo == n_freqs) lo = k;
-                hi = k + 1;
-            }
+    for (size_t k = 0; k < n_freqs; k++) {
+        double freq = linspace(0.0, nyquist, n_freqs, k);
+        /* j: the segment [f_pts[j], f_pts[j+1]) holding freq; triangles j-1
+         * (falling side) and j (rising side) cover it. */
+        size_t j = 0;
+        while (j + 1 < n_mels + 2 && f_pts[j + 1] <= freq) j++;
+        if (j > n_mels) j = 0; /* above f_max: under no triangle, both weights 0 */
+        if (mb->n_seg == 0 || mb->seg_band[mb->n_seg - 1] != (int32_t)j - 1) {
+            mb->seg_begin[mb->n_seg] = k;
+            mb->seg_band[mb->n_seg++] = (int32_t)j - 1;
         }
-        if (lo == n_freqs) {
-            lo = 0;
-            hi = 0;
-            mb->n_empty++;
-        }
-        mb->start[m] = lo;
-        mb->len[m] = hi - lo;
-        mb->off[m] = total;
-        total += hi - lo;
+        mb->w_lo[k] = (float)((j >= 1 && j - 1 < n_mels) ? weight(f_pts, freq, j - 1) * enorm[j - 1] : 0.0);
+        mb->w_hi[k] = (float)((j < n_mels && freq > f_pts[j]) ? weight(f_pts, freq, j) * enorm[j] : 0.0);
+        if (mb->w_lo[k] > 0.0f) nonzero[j - 1]++;
+        if (mb->w_hi[k] > 0.0f) nonzero[j]++;
     }
-    mb->w = es__malloc_array(total ? total : 1, sizeof *mb->w);
-    if (!mb->w) goto fail;
-    for (size_t m = 0; m < n_mels; m++) {
-        /* Slaney norm: 2 / (f_pts[m+2] - f_pts[m]), equal area per filter. */
-        double enorm = d->mel_norm_slaney ? 2.0 / (f_pts[m + 2] - f_pts[m]) : 1.0;
-        for (size_t j = 0; j < mb->len[m]; j++) {
-            double freq = linspace(0.0, nyquist, n_freqs, mb->start[m] + j);
-            mb->w[mb->off[m] + j] = weight(f_pts, freq, m) * enorm;
-        }
-    }
+    mb->seg_begin[mb->n_seg] = n_freqs;
+    for (size_t m = 0; m < n_mels; m++)
+        if (!nonzero[m]) mb->n_empty++;
     if (mb->n_empty)
         es__log(ES_LOG_WARNING,
                 "%zu of %zu mel filters are all zero: n_mels %d is too high for n_fft %d",
                 mb->n_empty, n_mels, d->n_mels, d->n_fft);
     es__free(f_pts);
+    es__free(enorm);
+    es__free(nonzero);
     return 0;
-fail:
-    es__free(f_pts);
-    es__melbank_free(mb);
-    return es__fail(rc, "out of memory building a %zu-band mel filterbank", n_mels);
 }
 
 void es__melbank_free(es__melbank *mb) {
-    es__free(mb->start);
-    es__free(mb->len);
-    es__free(mb->off);
-    es__free(mb->w);
+    es__free(mb->seg_begin);
+    es__free(mb->seg_band);
+    es__free(mb->w_lo);
+    es__free(mb->w_hi);
+    es__free(mb->acc);
     memset(mb, 0, sizeof *mb);
 }
 
-void es__melbank_forward(const es__melbank *mb, double *out, const double *spec) {
-    for (size_t m = 0; m < mb->n_mels; m++) {
-        const double *w = mb->w + mb->off[m];
-        const double *s = spec + mb->start[m];
-        double acc = 0.0;
-        for (size_t j = 0; j < mb->len[m]; j++) acc += w[j] * s[j];
-        out[m] = acc;
+ES__HOT void es__melbank_forward(es__melbank *mb, float *out, const float *spec) {
+    float *acc = mb->acc + 1; /* acc[-1] and acc[n_mels] are the spare slots */
+    const float *restrict lo = mb->w_lo, *restrict hi = mb->w_hi;
+    memset(mb->acc, 0, (mb->n_mels + 2) * sizeof *mb->acc);
+    for (size_t g = 0; g < mb->n_seg; g++) {
+        float sl = 0.0f, sh = 0.0f;
+        int32_t m = mb->seg_band[g];
+        for (size_t k = mb->seg_begin[g]; k < mb->seg_begin[g + 1]; k++) {
+            sl += lo[k] * spec[k];
+            sh += hi[k] * spec[k];
+        }
+        acc[m] += sl;
+        acc[m + 1] += sh;
     }
+    memcpy(out, acc, mb->n_mels * sizeof *out);
 }
