@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "failalloc.h"
 #include "earshot/alloc.h"
 #include "earshot/audio.h"
 #include "earshot/error.h"
@@ -535,18 +536,7 @@ static void test_write_roundtrip(void) {
 }
 
 /* Out of memory: fail the k-th allocation, for every k until none fails. */
-static long fail_at, n_allocs;
-static int failed;
-static int should_fail(void) {
-    if (n_allocs++ == fail_at) {
-        failed = 1;
-        return 1;
-    }
-    return 0;
-}
-static void *f_malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
-static void *f_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
-static void *f_calloc(size_t a, size_t b) { return should_fail() ? NULL : calloc(a, b); }
+static long fail_at;
 
 /* More frames than the reader allocates up front (2^20), so its buffer
  * grows while decoding and shrinks at the end. */
@@ -589,13 +579,11 @@ static void test_oom(void) {
     for (fail_at = 0; fail_at < 1000; fail_at++) {
         es_audio a, b;
         int r1, r2, r3;
-        n_allocs = 0;
-        failed = 0;
-        CHECK_RC(es_set_allocator(f_malloc, f_realloc, f_calloc, free), 0);
+        failalloc_arm(fail_at);
         r1 = es_audio_read(mono, &a);
         r2 = es_audio_read(multi, &b);
         r3 = es_audio_write_wav(out, x, 100, 16000);
-        CHECK_RC(es_set_allocator(NULL, NULL, NULL, NULL), 0);
+        failalloc_disarm();
         CHECK(r1 == 0 || r1 == ES_ENOMEM);
         CHECK(r2 == 0 || r2 == ES_ENOMEM);
         CHECK(r3 == 0 || r3 == ES_ENOMEM);
@@ -609,7 +597,7 @@ static void test_oom(void) {
             CHECK(b.samples == NULL && b.n == 0);
         es_audio_free(&a);
         es_audio_free(&b);
-        if (!failed) {
+        if (!failalloc_failed()) {
             CHECK(r1 == 0 && r2 == 0 && r3 == 0);
             break;
         }

@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "earshot/alloc.h"
 #include "earshot/audio.h"
 #include "earshot/features.h"
 #include "earshot/npy.h"
 #include "earshot/resample.h"
+#include "failalloc.h"
 
 /* The foundation issue's tolerance: 2e-4 of the matrix's largest magnitude. */
 #define REL_TOL 2e-4
@@ -67,39 +67,28 @@ out:
     es_audio_free(&audio);
 }
 
-/* A failing allocator: the k-th allocation from now on returns NULL. */
-static int alloc_countdown = -1;
-static void *failing_malloc(size_t n) { return alloc_countdown-- == 0 ? NULL : malloc(n); }
-static void *failing_realloc(void *p, size_t n) {
-    return alloc_countdown-- == 0 ? NULL : realloc(p, n);
-}
-static void *failing_calloc(size_t c, size_t n) {
-    return alloc_countdown-- == 0 ? NULL : calloc(c, n);
-}
-
 static void out_of_memory_paths(void) {
     es_feature_desc desc;
-    int ok = 0;
     char path[1024];
+    long k;
     snprintf(path, sizeof path, "%s/logmel64-16k.json", ES_FIXTURES_DIR);
     CHECK_RC(es_feature_desc_load(&desc, path), 0);
-    for (int k = 0; k < 64 && !ok; k++) {
+    for (k = 0; k < 64; k++) {
         es_features *fx = NULL;
         int rc;
-        alloc_countdown = k;
-        CHECK_RC(es_set_allocator(failing_malloc, failing_realloc, failing_calloc, free), 0);
+        failalloc_arm(k);
         rc = es_features_create(&fx, &desc);
-        es_set_allocator(NULL, NULL, NULL, NULL);
-        if (rc == 0) {
-            ok = 1;
+        failalloc_disarm();
+        if (!failalloc_failed()) {
+            CHECK_RC(rc, 0);
             CHECK(fx != NULL);
-        } else {
-            CHECK_EQ_INT(rc, ES_ENOMEM);
-            CHECK(fx == NULL);
+            es_features_free(fx);
+            break;
         }
-        es_features_free(fx);
+        CHECK_EQ_INT(rc, ES_ENOMEM);
+        CHECK(fx == NULL);
     }
-    CHECK(ok); /* the loop reached the allocation count of a full create */
+    CHECK(k > 3 && k < 64); /* every allocation of a full create was made to fail once */
 }
 
 int main(void) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "failalloc.h"
 #include "earshot/alloc.h"
 #include "earshot/error.h"
 #include "earshot/resample.h"
@@ -239,19 +240,8 @@ static void test_bad_args(void) {
     es_free(NULL);
 }
 
-/* Out of memory: fail the k-th allocation for every k until a call succeeds. */
-static long fail_at, n_allocs;
-static int failed;
-static int should_fail(void) {
-    if (n_allocs++ == fail_at) {
-        failed = 1;
-        return 1;
-    }
-    return 0;
-}
-static void *f_malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
-static void *f_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
-static void *f_calloc(size_t a, size_t b) { return should_fail() ? NULL : calloc(a, b); }
+/* Out of memory: fail the k-th allocation, for every k until none fails. */
+static long fail_at;
 
 static void test_oom(void) {
     float x[4800];
@@ -262,9 +252,7 @@ static void test_oom(void) {
         size_t ny = 0, k;
         es_resampler *rs = NULL;
         int rc1, rc2, rc3;
-        n_allocs = 0;
-        failed = 0;
-        CHECK_RC(es_set_allocator(f_malloc, f_realloc, f_calloc, free), 0);
+        failalloc_arm(fail_at);
         rc1 = es_resample(x, 4800, 48000, 16000, &y, &ny);
         if (rc1 == 0) CHECK_EQ_INT(ny, 1600);
         es_free(y);
@@ -281,10 +269,10 @@ static void test_oom(void) {
         } else {
             CHECK(rs == NULL);
         }
-        CHECK_RC(es_set_allocator(NULL, NULL, NULL, NULL), 0);
+        failalloc_disarm();
         CHECK(rc1 == 0 || rc1 == ES_ENOMEM);
         CHECK(rc3 == 0 || rc3 == ES_ENOMEM);
-        if (!failed) {
+        if (!failalloc_failed()) {
             CHECK_RC(rc1, 0);
             CHECK_RC(rc3, 0);
             break;
