@@ -35,6 +35,8 @@ void es__free(void *ptr) {
     if (ptr) a_free(ptr);
 }
 
+void es_free(void *ptr) { es__free(ptr); }
+
 void *es__malloc_array(size_t count, size_t size) {
     if (size && count > SIZE_MAX / size) return NULL;
     return es__malloc(count * size);

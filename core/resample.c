@@ -140,8 +140,6 @@ int es_resample(const float *in, size_t n_in, double rate_in, double rate_out, f
     return 0;
 }
 
-void es_free(void *ptr) { es__free(ptr); }
-
 /* ------------------------------------------------------------- streaming */
 
 /* The output room one call with n input samples needs so that soxr accepts

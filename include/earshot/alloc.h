@@ -27,6 +27,10 @@ typedef void (*es_free_fn)(void *ptr);
 /* Returns ES_EINVAL unless all four are set or all four are NULL. */
 int es_set_allocator(es_malloc_fn m, es_realloc_fn r, es_calloc_fn c, es_free_fn f);
 
+/* Releases memory a libearshot function allocated for the caller (a
+ * resampled signal, a .npy array). NULL is a no-op. */
+void es_free(void *ptr);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "earshot/alloc.h" /* es_free */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -26,6 +26,8 @@
 
 #include <stddef.h>
 
+#include "earshot/alloc.h" /* es_free */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,9 +41,6 @@ extern "C" {
  * ES_RATE_MAX], or not finite), ES_EINVAL (n_in == 0), ES_ENOMEM. */
 int es_resample(const float *in, size_t n_in, double rate_in, double rate_out,
                 float **out, size_t *n_out);
-
-/* Releases memory the library allocated for the caller. NULL is a no-op. */
-void es_free(void *ptr);
 
 typedef struct es_resampler es_resampler;
 
