@@ -21,5 +21,6 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 int cli_bad_option(const char *cmd, int opt, char **argv, const struct option *longopts);
 
 int cmd_features(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
 
 #endif

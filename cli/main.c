@@ -8,6 +8,7 @@
 
 static const cli_command commands[] = {
     {"features", cmd_features, "compute a feature matrix of an audio file (.npy)"},
+    {"classify", cmd_classify, "print the most likely label of audio files"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

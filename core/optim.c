@@ -1,0 +1,134 @@
+/* core/optim.c — SGD (momentum, Nesterov), Adam and AdamW, as torch.optim computes them. */
+#include <math.h>
+#include <string.h>
+
+#include "earshot/nn.h"
+#include "internal.h"
+
+struct es_optimizer {
+    es_net *net;
+    es_opt_config cfg;
+    float *m, *v;           /* per parameter: momentum or first moment; second moment */
+    size_t n;               /* floats per state block (the net's gradient block) */
+    long step;
+};
+
+es_opt_config es_opt_defaults(es_opt_kind kind) {
+    es_opt_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.lr = kind == ES_OPT_SGD ? 1e-2f : 1e-3f;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    c.weight_decay = kind == ES_OPT_ADAMW ? 1e-2f : 0.0f;
+    return c;
+}
+
+/* The state mirrors the gradient block: tensor t's state sits at the same
+ * offset from m as its gradient from the first parameter's gradient. */
+static size_t grad_span(const es_net *net) {
+    size_t end = 0;
+    const float *base = NULL;
+    for (int i = 0; i < es_net_num_tensors(net); i++) {
+        const es_tensor *t = es_net_tensor_at(net, i);
+        if (t->kind != ES_TENSOR_PARAM) continue;
+        if (!base) base = t->grad;
+        if ((size_t)(t->grad - base) + t->numel > end) end = (size_t)(t->grad - base) + t->numel;
+    }
+    return end;
+}
+
+int es_optimizer_create(es_optimizer **out, es_net *net, const es_opt_config *cfg) {
+    es_optimizer *o;
+    const es_tensor *t0 = NULL;
+    if (!out || !net || !cfg) return es__fail(ES_EINVAL, "es_optimizer_create: NULL argument");
+    *out = NULL;
+    for (int i = 0; i < es_net_num_tensors(net) && !t0; i++)
+        if (es_net_tensor_at(net, i)->kind == ES_TENSOR_PARAM) t0 = es_net_tensor_at(net, i);
+    if (!t0 || !t0->grad)
+        return es__fail(ES_ESTATE, "optimizer needs a network built with ES_NET_TRAIN");
+    if (!(cfg->lr > 0.0f) || cfg->weight_decay < 0.0f || cfg->momentum < 0.0f ||
+        !(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) || !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f) ||
+        !(cfg->eps > 0.0f || cfg->kind == ES_OPT_SGD))
+        return es__fail(ES_EINVAL, "optimizer settings out of range (lr %g, weight_decay %g, "
+                        "momentum %g, betas %g/%g, eps %g)", cfg->lr, cfg->weight_decay,
+                        cfg->momentum, cfg->beta1, cfg->beta2, cfg->eps);
+    o = es__calloc(1, sizeof *o);
+    if (!o) return es__fail(ES_ENOMEM, "out of memory creating an optimizer");
+    o->net = net;
+    o->cfg = *cfg;
+    o->n = grad_span(net);
+    o->m = es__calloc(o->n ? o->n : 1, sizeof *o->m);
+    if (cfg->kind != ES_OPT_SGD) o->v = es__calloc(o->n ? o->n : 1, sizeof *o->v);
+    if (!o->m || (cfg->kind != ES_OPT_SGD && !o->v)) {
+        es_optimizer_free(o);
+        return es__fail(ES_ENOMEM, "out of memory for optimizer state (%zu floats)", o->n);
+    }
+    *out = o;
+    return 0;
+}
+
+void es_optimizer_free(es_optimizer *o) {
+    if (!o) return;
+    es__free(o->m);
+    es__free(o->v);
+    es__free(o);
+}
+
+void es_optimizer_set_lr(es_optimizer *o, float lr) { o->cfg.lr = lr; }
+
+int es_optimizer_step(es_optimizer *o) {
+    const es_opt_config *c = &o->cfg;
+    const es_net *net = o->net;
+    const float *gbase = NULL;
+    int first = es_net_first_trainable(net);
+    double bc1, bc2;
+    o->step++;
+    bc1 = 1.0 - pow(c->beta1, (double)o->step);
+    bc2 = 1.0 - pow(c->beta2, (double)o->step);
+    for (int i = 0; i < es_net_num_tensors(net); i++) {
+        const es_tensor *t = es_net_tensor_at(net, i);
+        float *p, *m, *v;
+        const float *g;
+        if (t->kind != ES_TENSOR_PARAM) continue;
+        if (!gbase) gbase = t->grad;
+        if (t->layer < first) continue; /* frozen: no update, no decay */
+        p = t->data;
+        g = t->grad;
+        m = o->m + (t->grad - gbase);
+        v = o->v ? o->v + (t->grad - gbase) : NULL;
+        switch (c->kind) {
+        case ES_OPT_SGD:
+            for (size_t k = 0; k < t->numel; k++) {
+                float d = g[k] + c->weight_decay * p[k];
+                if (c->momentum != 0.0f) {
+                    /* torch: the buffer starts as the first gradient */
+                    m[k] = o->step == 1 ? d : c->momentum * m[k] + d;
+                    d = c->nesterov ? d + c->momentum * m[k] : m[k];
+                }
+                p[k] -= c->lr * d;
+            }
+            break;
+        case ES_OPT_ADAM:
+        case ES_OPT_ADAMW: {
+            /* torch: p -= lr/bc1 · m / (√v/√bc2 + eps) */
+            float step_size = (float)(c->lr / bc1);
+            float sqrt_bc2 = (float)sqrt(bc2);
+            int decoupled = c->kind == ES_OPT_ADAMW;
+            for (size_t k = 0; k < t->numel; k++) {
+                float d = g[k];
+                if (decoupled)
+                    p[k] *= 1.0f - c->lr * c->weight_decay;
+                else
+                    d += c->weight_decay * p[k];
+                m[k] = c->beta1 * m[k] + (1.0f - c->beta1) * d;
+                v[k] = c->beta2 * v[k] + (1.0f - c->beta2) * d * d;
+                p[k] -= step_size * m[k] / (sqrtf(v[k]) / sqrt_bc2 + c->eps);
+            }
+            break;
+        }
+        }
+    }
+    return 0;
+}
