@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "internal.h"
 #include "layers.h"
 
 int es__win2d_init(es__win2d *g, int C, int H, int W, int kh, int kw, int sh, int sw, int ph,
@@ -63,6 +64,17 @@ static void im2col(float *col, const float *x, const es__win2d *g) {
     }
 }
 
+ES__HOT static void add_run(float *restrict d, const float *restrict s, int n) {
+    for (int i = 0; i < n; i++) d[i] += s[i];
+}
+
+ES__HOT static float row_sum(const float *restrict x, int n) {
+    float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+    for (int i = 0; i < n; i++) a += x[i];
+    return a;
+}
+
 /* dx: [C, H, W] += the column matrix dcol folded back (inverse of im2col). */
 static void col2im_add(float *dx, const float *dcol, const es__win2d *g) {
     size_t N = (size_t)g->Ho * (size_t)g->Wo;
@@ -76,6 +88,14 @@ static void col2im_add(float *dx, const float *dcol, const es__win2d *g) {
                     const float *r = row + (size_t)oy * g->Wo;
                     if (y < 0 || y >= g->H) continue;
                     float *dxr = dxc + (size_t)y * g->W;
+                    if (g->sw == 1) {
+                        /* the in-bounds outputs form one run, as in im2col */
+                        int x0 = j - g->pw;
+                        int lo = x0 < 0 ? -x0 : 0;
+                        int hi = g->W - x0 < g->Wo ? g->W - x0 : g->Wo;
+                        if (hi > lo) add_run(dxr + x0 + lo, r + lo, hi - lo);
+                        continue;
+                    }
                     for (int ox = 0; ox < g->Wo; ox++) {
                         int xx = ox * g->sw - g->pw + j;
                         if (xx >= 0 && xx < g->W) dxr[xx] += r[ox];
@@ -119,13 +139,8 @@ void es__conv2d_backward(float *dinp, float *dweight, float *dbias, const float 
         const float *x = inp + (size_t)b * in_sz;
         const float *dy = dout + (size_t)b * out_sz;
         const float *cm = x;
-        if (dbias) {
-            for (int o = 0; o < OC; o++) {
-                float s = 0.0f;
-                for (int n = 0; n < N; n++) s += dy[(size_t)o * N + n];
-                dbias[o] += s;
-            }
-        }
+        if (dbias)
+            for (int o = 0; o < OC; o++) dbias[o] += row_sum(dy + (size_t)o * N, N);
         if (!pointwise) {
             im2col(col, x, g);
             cm = col;

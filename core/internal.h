@@ -19,7 +19,10 @@
 /* Hot per-frame loops get an AVX2 clone next to the baseline one; the loader
  * picks the one the CPU runs (GCC function multiversioning, glibc ifunc), so
  * one binary is both portable and as fast as the machine allows. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+/* Sanitizer builds go without: ifunc resolvers run before the sanitizer
+ * runtime is up (TSan crashes in them). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 #define ES__HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define ES__HOT

@@ -50,7 +50,8 @@ void es__conv2d_backward(float *dinp, float *dweight, float *dbias, const float 
 
 /* out: [B, C, Ho, Wo]; argmax: [B, C, Ho, Wo] index into the sample's
  * channel plane (for backward; NULL at inference); inp: [B, C, H, W].
- * Ties go to the first maximum, NaN wins, as in PyTorch. */
+ * Ties go to the first maximum, as in PyTorch. Inputs must be finite (the
+ * network checks its input once; weights are checked at load). */
 void es__maxpool2d_forward(float *out, int32_t *argmax, const float *inp, const es__win2d *g,
                            int B);
 /* dinp: [B, C, H, W] (overwritten); dout, argmax: [B, C, Ho, Wo] */
@@ -74,12 +75,14 @@ void es__global_avgpool_backward(float *dinp, const float *dout, int B, int C, i
 void es__batchnorm2d_forward(float *out, float *mean, float *rstd, const float *inp,
                              const float *weight, const float *bias, float *running_mean,
                              float *running_var, int training, float momentum, float eps, int B,
-                             int C, int HW);
+                             int C, int HW, int c_begin, int c_end);
 /* dinp: [B, C, HW] or NULL; dweight, dbias: [C] (accumulated);
- * training: whether forward used batch statistics. */
+ * training: whether forward used batch statistics. Both kernels treat the
+ * channels [c_begin, c_end) only, so channels can be split across threads. */
 void es__batchnorm2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                               const float *inp, const float *weight, const float *mean,
-                              const float *rstd, int training, int B, int C, int HW);
+                              const float *rstd, int training, int B, int C, int HW, int c_begin,
+                              int c_end);
 
 /* ---- linear, relu, dropout ----------------------------------------------- */
 

@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "internal.h"
 #include "layers.h"
 
 void es__linear_forward(float *out, const float *inp, const float *weight, const float *bias,
@@ -29,11 +30,11 @@ void es__linear_backward(float *dinp, float *dweight, float *dbias, const float 
                     weight, IN, 0.0f, dinp, IN);
 }
 
-void es__relu_forward(float *out, const float *inp, size_t n) {
+ES__HOT void es__relu_forward(float *out, const float *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void es__relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
+ES__HOT void es__relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
     for (size_t i = 0; i < n; i++) dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 

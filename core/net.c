@@ -5,6 +5,7 @@
 #include "earshot/nn.h"
 #include "internal.h"
 #include "layers.h"
+#include "workers.h"
 
 /* Tensors start on 64-byte boundaries so the kernels' SIMD loads align. */
 #define ALIGN_FLOATS 16
@@ -43,6 +44,12 @@ struct es_net {
     es_mode mode;
     uint64_t rng;
     int first_trainable;
+    /* data-parallel training (es_net_set_threads): per-thread scratch */
+    es__workers *workers;
+    int n_threads;
+    size_t col_per_thread, acc_per_thread;
+    float *tcol;                /* [n_threads, col_per_thread] im2col scratch */
+    float *tacc;                /* [n_threads, acc_per_thread] weight-gradient partial sums */
 };
 
 static size_t numel(es_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
@@ -74,6 +81,20 @@ static int add_tensor(es_net *net, int layer_i, const char *name, es_tensor_kind
     return net->n_tensors++;
 }
 
+/* The weight [d0, d1, (d2, d3)] and optional bias [d0] of conv2d and linear. */
+static int add_weight_bias(es_net *net, int i, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                           int64_t d3) {
+    layer *L = &net->layers[i];
+    int rc = add_tensor(net, i, L->spec.weight, ES_TENSOR_PARAM, ndim, d0, d1, d2, d3);
+    if (rc < 0) return rc;
+    L->t_w = rc;
+    if (L->spec.bias[0]) {
+        if ((rc = add_tensor(net, i, L->spec.bias, ES_TENSOR_PARAM, 1, d0, 0, 0, 0)) < 0) return rc;
+        L->t_b = rc;
+    }
+    return 0;
+}
+
 /* Propagates shapes and builds the tensor table. */
 static int plan_layers(es_net *net) {
     es_shape s = net->in;
@@ -94,15 +115,7 @@ static int plan_layers(es_net *net) {
                 return es__fail(ES_ECONFIG, "layer %d (conv2d): a %dx%d kernel does not fit the "
                                 "%dx%d input", i, sp->kh, sp->kw, s.h, s.w);
             s = (es_shape){sp->out, L->g.Ho, L->g.Wo};
-            if ((rc = add_tensor(net, i, sp->weight, ES_TENSOR_PARAM, 4, sp->out, sp->in, sp->kh,
-                                 sp->kw)) < 0)
-                return rc;
-            L->t_w = rc;
-            if (sp->bias[0]) {
-                if ((rc = add_tensor(net, i, sp->bias, ES_TENSOR_PARAM, 1, sp->out, 0, 0, 0)) < 0)
-                    return rc;
-                L->t_b = rc;
-            }
+            if ((rc = add_weight_bias(net, i, 4, sp->out, sp->in, sp->kh, sp->kw)) < 0) return rc;
             break;
         case ES_LAYER_MAXPOOL2D:
         case ES_LAYER_AVGPOOL2D:
@@ -157,15 +170,7 @@ static int plan_layers(es_net *net) {
                                 "[%d, %d, %d]%s", i, sp->in, "flattened ", s.c, s.h, s.w,
                                 flat ? "" : " (add a flatten layer before it)");
             s = (es_shape){sp->out, 1, 1};
-            if ((rc = add_tensor(net, i, sp->weight, ES_TENSOR_PARAM, 2, sp->out, sp->in, 0, 0)) <
-                0)
-                return rc;
-            L->t_w = rc;
-            if (sp->bias[0]) {
-                if ((rc = add_tensor(net, i, sp->bias, ES_TENSOR_PARAM, 1, sp->out, 0, 0, 0)) < 0)
-                    return rc;
-                L->t_b = rc;
-            }
+            if ((rc = add_weight_bias(net, i, 2, sp->out, sp->in, 0, 0)) < 0) return rc;
             break;
         default:
             return es__fail(ES_ECONFIG, "layer %d: unknown layer type %d", i, (int)sp->type);
@@ -261,6 +266,9 @@ static size_t carve_work(es_net *net, float *base) {
 
 void es_net_free(es_net *net) {
     if (!net) return;
+    es__workers_free(net->workers);
+    es__free(net->tcol);
+    es__free(net->tacc);
     es__free(net->layers);
     es__free(net->tensors);
     es__free(net->counters);
@@ -290,6 +298,16 @@ int es_net_create(es_net **out, const es_layer_spec *layers, int n_layers, es_sh
     net->tensors = es__calloc((size_t)n_layers * 5, sizeof *net->tensors);
     if (!net->layers || !net->tensors) goto oom;
     for (int i = 0; i < n_layers; i++) net->layers[i].spec = layers[i];
+    /* max(relu(x)) = relu(max(x)), gradient included (ties and all-negative
+     * windows route the same way): pooling first runs the ReLU on a quarter
+     * of the values. */
+    for (int i = 0; i + 1 < n_layers; i++) {
+        if (layers[i].type == ES_LAYER_RELU && layers[i + 1].type == ES_LAYER_MAXPOOL2D) {
+            net->layers[i].spec = layers[i + 1];
+            net->layers[i + 1].spec = layers[i];
+            i++;
+        }
+    }
     if ((rc = plan_layers(net)) < 0) goto fail;
     carve_values(net);
     net->values = es__calloc(net->n_values ? net->n_values : 1, sizeof *net->values);
@@ -415,55 +433,201 @@ void es_net_init_params(es_net *net, uint64_t seed) {
 static float *tdata(es_net *net, int t) { return t >= 0 ? net->tensors[t].data : NULL; }
 static float *tgrad(es_net *net, int t) { return t >= 0 ? net->tensors[t].grad : NULL; }
 
+/* Index of the first NaN or infinity in x[n], or n. Checked once here so the
+ * layers can assume finite values (max pooling compares without NaN tests). */
+static size_t first_non_finite(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (!bad) return n;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return n;
+}
+
+/* ---- data-parallel execution ------------------------------------------------
+ * With worker threads and a batch, the heavy layers split their work: convs
+ * and pools by sample, batch norm by channel, ReLU by chunk. Each item calls
+ * the same kernel as the serial path on its slice, so results are identical
+ * except for the order in which per-sample weight gradients are summed. */
+
+typedef struct {
+    es_net *net;
+    layer *L;
+    const float *x, *dy;
+    float *y, *dx;
+    int B, train;
+} par_ctx;
+
+static size_t per_sample(es_shape s) { return numel(s); }
+
+static void par_conv_forward(void *p, int b, int t) {
+    par_ctx *c = p;
+    layer *L = c->L;
+    es__conv2d_forward(c->y + (size_t)b * per_sample(L->out), c->x + (size_t)b * per_sample(L->in),
+                       tdata(c->net, L->t_w), tdata(c->net, L->t_b),
+                       c->net->tcol + (size_t)t * c->net->col_per_thread, &L->g, 1, L->spec.out);
+}
+
+static void par_conv_backward(void *p, int b, int t) {
+    par_ctx *c = p;
+    layer *L = c->L;
+    es_net *net = c->net;
+    size_t nw = net->tensors[L->t_w].numel;
+    float *acc = net->tacc + (size_t)t * net->acc_per_thread;
+    es__conv2d_backward(c->dx ? c->dx + (size_t)b * per_sample(L->in) : NULL, acc,
+                        L->t_b >= 0 ? acc + nw : NULL, c->dy + (size_t)b * per_sample(L->out),
+                        c->x + (size_t)b * per_sample(L->in), tdata(net, L->t_w),
+                        net->tcol + (size_t)t * net->col_per_thread, &L->g, 1, L->spec.out);
+}
+
+static void par_pool_forward(void *p, int b, int t) {
+    par_ctx *c = p;
+    layer *L = c->L;
+    size_t o = (size_t)b * per_sample(L->out), i = (size_t)b * per_sample(L->in);
+    (void)t;
+    if (L->spec.type == ES_LAYER_MAXPOOL2D)
+        es__maxpool2d_forward(c->y + o, L->argmax ? L->argmax + o : NULL, c->x + i, &L->g, 1);
+    else
+        es__avgpool2d_forward(c->y + o, c->x + i, &L->g, 1);
+}
+
+static void par_pool_backward(void *p, int b, int t) {
+    par_ctx *c = p;
+    layer *L = c->L;
+    size_t o = (size_t)b * per_sample(L->out), i = (size_t)b * per_sample(L->in);
+    (void)t;
+    if (L->spec.type == ES_LAYER_MAXPOOL2D)
+        es__maxpool2d_backward(c->dx + i, c->dy + o, L->argmax + o, &L->g, 1);
+    else
+        es__avgpool2d_backward(c->dx + i, c->dy + o, &L->g, 1);
+}
+
+static void par_bn_forward(void *p, int ch, int t) {
+    par_ctx *c = p;
+    layer *L = c->L;
+    es_net *net = c->net;
+    (void)t;
+    es__batchnorm2d_forward(c->y, L->bn_mean, L->bn_rstd, c->x, tdata(net, L->t_w),
+                            tdata(net, L->t_b), tdata(net, L->t_rm), tdata(net, L->t_rv), c->train,
+                            (float)L->spec.momentum, (float)L->spec.eps, c->B, L->in.c,
+                            L->in.h * L->in.w, ch, ch + 1);
+}
+
+static void par_bn_backward(void *p, int ch, int t) {
+    par_ctx *c = p;
+    layer *L = c->L;
+    es_net *net = c->net;
+    (void)t;
+    es__batchnorm2d_backward(c->dx, tgrad(net, L->t_w), tgrad(net, L->t_b), c->dy, c->x,
+                             tdata(net, L->t_w), L->bn_mean, L->bn_rstd, c->train, c->B, L->in.c,
+                             L->in.h * L->in.w, ch, ch + 1);
+}
+
+static int parallel(const es_net *net, int B) { return net->workers && net->n_threads > 1 && B > 1; }
+
+int es_net_set_threads(es_net *net, int n) {
+    size_t col = 0, acc = 0;
+    if (n < 1) n = 1;
+    es__workers_free(net->workers);
+    es__free(net->tcol);
+    es__free(net->tacc);
+    net->workers = NULL;
+    net->tcol = net->tacc = NULL;
+    net->n_threads = 1;
+    if (n == 1) return 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const layer *L = &net->layers[i];
+        if (L->spec.type != ES_LAYER_CONV2D) continue;
+        if (es__conv2d_scratch(&L->g) > col) col = es__conv2d_scratch(&L->g);
+        if (net->tensors[L->t_w].numel + (size_t)L->spec.out > acc)
+            acc = net->tensors[L->t_w].numel + (size_t)L->spec.out;
+    }
+    net->col_per_thread = align_up(col);
+    net->acc_per_thread = align_up(acc);
+    net->tcol = es__malloc_array((size_t)n * net->col_per_thread + 1, sizeof *net->tcol);
+    net->tacc = es__malloc_array((size_t)n * net->acc_per_thread + 1, sizeof *net->tacc);
+    if (!net->tcol || !net->tacc || es__workers_create(&net->workers, n) < 0) {
+        es__free(net->tcol);
+        es__free(net->tacc);
+        net->tcol = net->tacc = NULL;
+        return es__fail(ES_ENOMEM, "out of memory for %d training threads", n);
+    }
+    net->n_threads = es__workers_count(net->workers);
+    return 0;
+}
+
+static void forward_layer(es_net *net, layer *L, const float *x, float *y, int B, int train) {
+    const es_layer_spec *sp = &L->spec;
+    par_ctx pc = {net, L, x, NULL, y, NULL, B, train};
+    int par = parallel(net, B);
+    switch (sp->type) {
+    case ES_LAYER_CONV2D:
+        if (par)
+            es__workers_run(net->workers, B, par_conv_forward, &pc);
+        else
+            es__conv2d_forward(y, x, tdata(net, L->t_w), tdata(net, L->t_b), net->col, &L->g, B,
+                               sp->out);
+        break;
+    case ES_LAYER_RELU:
+        es__relu_forward(y, x, numel(L->out) * (size_t)B);
+        break;
+    case ES_LAYER_MAXPOOL2D:
+    case ES_LAYER_AVGPOOL2D:
+        if (par) {
+            es__workers_run(net->workers, B, par_pool_forward, &pc);
+        } else if (sp->type == ES_LAYER_MAXPOOL2D) {
+            es__maxpool2d_forward(y, L->argmax, x, &L->g, B);
+        } else {
+            es__avgpool2d_forward(y, x, &L->g, B);
+        }
+        break;
+    case ES_LAYER_GLOBAL_AVGPOOL:
+        es__global_avgpool_forward(y, x, B, L->in.c, L->in.h * L->in.w);
+        break;
+    case ES_LAYER_BATCHNORM2D:
+        if (par)
+            es__workers_run(net->workers, L->in.c, par_bn_forward, &pc);
+        else
+            es__batchnorm2d_forward(y, L->bn_mean, L->bn_rstd, x, tdata(net, L->t_w),
+                                    tdata(net, L->t_b), tdata(net, L->t_rm), tdata(net, L->t_rv),
+                                    train, (float)sp->momentum, (float)sp->eps, B, L->in.c,
+                                    L->in.h * L->in.w, 0, L->in.c);
+        if (train && L->t_nbt >= 0) (*net->tensors[L->t_nbt].counter)++;
+        break;
+    case ES_LAYER_DROPOUT:
+        es__dropout_forward(y, L->mask, x, (float)sp->p, numel(L->out) * (size_t)B, &net->rng);
+        break;
+    case ES_LAYER_LINEAR:
+        es__linear_forward(y, x, tdata(net, L->t_w), tdata(net, L->t_b), B, sp->in, sp->out);
+        break;
+    case ES_LAYER_FLATTEN:
+        break;
+    }
+}
+
 int es_net_forward(es_net *net, const float *x, int B, es_mode mode) {
     int train = mode == ES_MODE_TRAIN;
+    size_t n_in = (size_t)B * (size_t)net->in.c * net->in.h * net->in.w, bad;
     if (B < 1 || B > net->max_batch)
         return es__fail(ES_EINVAL, "batch %d is outside 1..%d", B, net->max_batch);
+    if ((bad = first_non_finite(x, n_in)) < n_in)
+        return es__fail(ES_EINVAL, "network input holds a non-finite value at index %zu", bad);
     if (train && !(net->flags & ES_NET_TRAIN))
         return es__fail(ES_ESTATE, "network was built for inference only");
     for (int i = 0; i < net->n_layers; i++) {
         layer *L = &net->layers[i];
-        const es_layer_spec *sp = &L->spec;
-        size_t n = numel(L->out) * (size_t)B;
         float *y = L->act;
         L->x = x;
-        switch (sp->type) {
-        case ES_LAYER_CONV2D:
-            es__conv2d_forward(y, x, tdata(net, L->t_w), tdata(net, L->t_b), net->col, &L->g, B,
-                               sp->out);
-            break;
-        case ES_LAYER_RELU:
-            if (!y) y = (float *)x; /* in place on the previous layer's output */
-            es__relu_forward(y, x, n);
-            break;
-        case ES_LAYER_MAXPOOL2D:
-            es__maxpool2d_forward(y, L->argmax, x, &L->g, B);
-            break;
-        case ES_LAYER_AVGPOOL2D:
-            es__avgpool2d_forward(y, x, &L->g, B);
-            break;
-        case ES_LAYER_GLOBAL_AVGPOOL:
-            es__global_avgpool_forward(y, x, B, L->in.c, L->in.h * L->in.w);
-            break;
-        case ES_LAYER_BATCHNORM2D:
-            es__batchnorm2d_forward(y, L->bn_mean, L->bn_rstd, x, tdata(net, L->t_w),
-                                    tdata(net, L->t_b), tdata(net, L->t_rm), tdata(net, L->t_rv),
-                                    train, (float)sp->momentum, (float)sp->eps, B, L->in.c,
-                                    L->in.h * L->in.w);
-            if (train && L->t_nbt >= 0) (*net->tensors[L->t_nbt].counter)++;
-            break;
-        case ES_LAYER_DROPOUT:
-            if (train && sp->p > 0.0)
-                es__dropout_forward(y, L->mask, x, (float)sp->p, n, &net->rng);
-            else
-                y = (float *)x; /* identity at inference */
-            break;
-        case ES_LAYER_FLATTEN:
-            y = (float *)x;
-            break;
-        case ES_LAYER_LINEAR:
-            es__linear_forward(y, x, tdata(net, L->t_w), tdata(net, L->t_b), B, sp->in, sp->out);
-            break;
+        if (L->spec.type == ES_LAYER_FLATTEN ||
+            (L->spec.type == ES_LAYER_DROPOUT && !(train && L->spec.p > 0.0))) {
+            y = (float *)x; /* a view, or the identity at inference */
+        } else {
+            if (L->spec.type == ES_LAYER_RELU && !y) y = (float *)x; /* in place */
+            forward_layer(net, L, x, y, B, train);
         }
         L->y = y;
         x = y;
@@ -472,6 +636,25 @@ int es_net_forward(es_net *net, const float *x, int B, es_mode mode) {
     net->B = B;
     net->mode = mode;
     return 0;
+}
+
+static void backward_conv(es_net *net, layer *L, const float *dy, float *dx, int B) {
+    par_ctx pc = {net, L, L->x, dy, NULL, dx, B, 0};
+    float *gw = tgrad(net, L->t_w), *gb = tgrad(net, L->t_b);
+    size_t nw = net->tensors[L->t_w].numel, nacc = nw + (gb ? (size_t)L->spec.out : 0);
+    if (!parallel(net, B)) {
+        es__conv2d_backward(dx, gw, gb, dy, L->x, tdata(net, L->t_w), net->col, &L->g, B,
+                            L->spec.out);
+        return;
+    }
+    for (int t = 0; t < net->n_threads; t++)
+        memset(net->tacc + (size_t)t * net->acc_per_thread, 0, nacc * sizeof *net->tacc);
+    es__workers_run(net->workers, B, par_conv_backward, &pc);
+    for (int t = 0; t < net->n_threads; t++) {
+        const float *acc = net->tacc + (size_t)t * net->acc_per_thread;
+        for (size_t k = 0; k < nw; k++) gw[k] += acc[k];
+        for (size_t k = 0; gb && k < (size_t)L->spec.out; k++) gb[k] += acc[nw + k];
+    }
 }
 
 int es_net_backward(es_net *net, const int *labels, const float *class_weights, float *loss) {
@@ -494,27 +677,34 @@ int es_net_backward(es_net *net, const int *labels, const float *class_weights, 
         const es_layer_spec *sp = &L->spec;
         float *dx = i > net->first_trainable ? L->dinp : NULL;
         size_t nin = numel(L->in) * (size_t)B;
+        par_ctx pc = {net, L, L->x, dy, NULL, dx, B, train};
         switch (sp->type) {
         case ES_LAYER_CONV2D:
-            es__conv2d_backward(dx, tgrad(net, L->t_w), tgrad(net, L->t_b), dy, L->x,
-                                tdata(net, L->t_w), net->col, &L->g, B, sp->out);
+            backward_conv(net, L, dy, dx, B);
             break;
         case ES_LAYER_RELU:
             if (dx) es__relu_backward(dx, dy, L->y, nin);
             break;
         case ES_LAYER_MAXPOOL2D:
-            if (dx) es__maxpool2d_backward(dx, dy, L->argmax, &L->g, B);
-            break;
         case ES_LAYER_AVGPOOL2D:
-            if (dx) es__avgpool2d_backward(dx, dy, &L->g, B);
+            if (!dx) break;
+            if (parallel(net, B))
+                es__workers_run(net->workers, B, par_pool_backward, &pc);
+            else if (sp->type == ES_LAYER_MAXPOOL2D)
+                es__maxpool2d_backward(dx, dy, L->argmax, &L->g, B);
+            else
+                es__avgpool2d_backward(dx, dy, &L->g, B);
             break;
         case ES_LAYER_GLOBAL_AVGPOOL:
             if (dx) es__global_avgpool_backward(dx, dy, B, L->in.c, L->in.h * L->in.w);
             break;
         case ES_LAYER_BATCHNORM2D:
-            es__batchnorm2d_backward(dx, tgrad(net, L->t_w), tgrad(net, L->t_b), dy, L->x,
-                                     tdata(net, L->t_w), L->bn_mean, L->bn_rstd, train, B,
-                                     L->in.c, L->in.h * L->in.w);
+            if (parallel(net, B))
+                es__workers_run(net->workers, L->in.c, par_bn_backward, &pc);
+            else
+                es__batchnorm2d_backward(dx, tgrad(net, L->t_w), tgrad(net, L->t_b), dy, L->x,
+                                         tdata(net, L->t_w), L->bn_mean, L->bn_rstd, train, B,
+                                         L->in.c, L->in.h * L->in.w, 0, L->in.c);
             break;
         case ES_LAYER_DROPOUT:
             if (dx) {

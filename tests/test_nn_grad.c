@@ -302,11 +302,11 @@ static void check_bn(int training) {
         rv[i] = (float)(0.5 + fabs(urand())), rvd[i] = rv[i];
     }
     es__batchnorm2d_forward(yf, mean, rstd, xf, pf, pf + C, rm, rv, training, 0.1f, 1e-5f, B, C,
-                            HW);
+                            HW, 0, C);
     bn_ref(&c, yd, xd, pd);
     forward_check(training ? "batchnorm2d (train)" : "batchnorm2d (eval)", yf, yd, B * C * HW,
                   1e-5);
-    es__batchnorm2d_backward(dx, dp, dp + C, rf, xf, pf, mean, rstd, training, B, C, HW);
+    es__batchnorm2d_backward(dx, dp, dp + C, rf, xf, pf, mean, rstd, training, B, C, HW, 0, C);
     fd_check(training ? "batchnorm2d (train) dinp" : "batchnorm2d (eval) dinp", bn_ref, &c, yd,
              B * C * HW, rd, xd, pd, xd, B * C * HW, dx, 1e-4);
     fd_check(training ? "batchnorm2d (train) dparams" : "batchnorm2d (eval) dparams", bn_ref, &c,

@@ -180,107 +180,110 @@ static void check_logits(const char *name) {
     es_model_free(m);
 }
 
+/* One network's training fixture: model, batch, labels, reference losses. */
+typedef struct {
+    es_model *m;
+    float *x, *loss_ref;
+    int *lab;
+    size_t B, n_loss;
+    es_net *net;
+    es_optimizer *opt;
+} step_fixture;
+
+static int step_fixture_load(step_fixture *f, const char *name, int no_dropout) {
+    char file[64];
+    size_t nx;
+    memset(f, 0, sizeof *f);
+    f->m = load_model(name);
+    snprintf(file, sizeof file, "%s_input.npy", name);
+    f->x = load_npy(file, &nx);
+    snprintf(file, sizeof file, "%s_loss.npy", name);
+    f->loss_ref = load_npy(file, &f->n_loss);
+    snprintf(file, sizeof file, "%s_labels.npy", name);
+    f->lab = labels_of(file, &f->B);
+    if (f->m) f->net = train_net(f->m, (int)f->B, no_dropout);
+    return f->m && f->x && f->loss_ref && f->net;
+}
+
+static void step_fixture_free(step_fixture *f) {
+    es_optimizer_free(f->opt);
+    es_net_free(f->net);
+    es_model_free(f->m);
+    es_free(f->x);
+    es_free(f->loss_ref);
+    free(f->lab);
+}
+
+/* zero_grad, forward, backward; the loss must match loss_ref[i]. */
+static void forward_backward(step_fixture *f, es_mode mode, const float *cw, size_t i) {
+    float loss;
+    es_net_zero_grad(f->net);
+    CHECK_RC(es_net_forward(f->net, f->x, (int)f->B, mode), 0);
+    CHECK_RC(es_net_backward(f->net, f->lab, cw, &loss), 0);
+    if (i < f->n_loss) CHECK_NEAR(loss, f->loss_ref[i], 1e-5 * fabs(f->loss_ref[i]) + 1e-6);
+}
+
 static void check_seed_adam(void) {
-    es_model *m = load_model("seed");
-    size_t nx, B, nl;
-    float *x = load_npy("seed_input.npy", &nx), *loss_ref = load_npy("seed_loss.npy", &nl), loss;
-    int *lab = labels_of("seed_labels.npy", &B);
-    es_net *net = m ? train_net(m, (int)B, 0) : NULL;
-    es_optimizer *opt = NULL;
+    step_fixture f;
     es_opt_config oc = es_opt_defaults(ES_OPT_ADAM);
-    if (net && x && loss_ref) {
+    if (step_fixture_load(&f, "seed", 0)) {
         oc.lr = 1e-3f;
-        CHECK_RC(es_optimizer_create(&opt, net, &oc), 0);
-        es_net_zero_grad(net);
+        CHECK_RC(es_optimizer_create(&f.opt, f.net, &oc), 0);
         /* eval mode in the fixture: dropout off, so the step is deterministic */
-        CHECK_RC(es_net_forward(net, x, (int)B, ES_MODE_INFER), 0);
-        CHECK_RC(es_net_backward(net, lab, NULL, &loss), 0);
-        CHECK_NEAR(loss, loss_ref[0], 1e-5 * fabs(loss_ref[0]) + 1e-6);
-        CHECK_RC(es_optimizer_step(opt), 0);
-        compare_weights(net, "seed_adam.safetensors", "seed, one Adam step");
+        forward_backward(&f, ES_MODE_INFER, NULL, 0);
+        CHECK_RC(es_optimizer_step(f.opt), 0);
+        compare_weights(f.net, "seed_adam.safetensors", "seed, one Adam step");
     }
-    es_optimizer_free(opt);
-    es_net_free(net);
-    es_model_free(m);
-    es_free(x);
-    es_free(loss_ref);
-    free(lab);
+    step_fixture_free(&f);
 }
 
 static void check_mel_adam(void) {
-    es_model *m = load_model("mel");
-    size_t nx, B, nl, ng;
-    float *x = load_npy("mel_input.npy", &nx), *loss_ref = load_npy("mel_loss.npy", &nl);
-    float *gn_ref = load_npy("mel_gradnorm.npy", &ng), loss, norm;
-    int *lab = labels_of("mel_labels.npy", &B);
-    es_net *net = m ? train_net(m, (int)B, 1) : NULL;
-    es_optimizer *opt = NULL;
+    step_fixture f;
+    size_t ng;
+    float *gn_ref = load_npy("mel_gradnorm.npy", &ng), norm;
     es_opt_config oc = es_opt_defaults(ES_OPT_ADAM);
-    if (net && x && loss_ref && gn_ref) {
+    if (step_fixture_load(&f, "mel", 1) && gn_ref) {
         oc.lr = 1e-3f;
         oc.weight_decay = 1e-4f;
-        CHECK_RC(es_optimizer_create(&opt, net, &oc), 0);
-        es_net_zero_grad(net);
-        CHECK_RC(es_net_forward(net, x, (int)B, ES_MODE_TRAIN), 0);
-        CHECK_RC(es_net_backward(net, lab, NULL, &loss), 0);
-        CHECK_NEAR(loss, loss_ref[0], 1e-5 * fabs(loss_ref[0]) + 1e-6);
-        CHECK_RC(es_net_clip_grad_norm(net, 1.0f, &norm), 0);
+        CHECK_RC(es_optimizer_create(&f.opt, f.net, &oc), 0);
+        forward_backward(&f, ES_MODE_TRAIN, NULL, 0);
+        CHECK_RC(es_net_clip_grad_norm(f.net, 1.0f, &norm), 0);
         CHECK_NEAR(norm, gn_ref[0], 1e-4 * fabs(gn_ref[0]));
-        CHECK_RC(es_optimizer_step(opt), 0);
-        compare_weights_adam(net, "mel_adam.safetensors", "mel, clip + one Adam step",
-                             es_model_weights(m), oc.lr);
+        CHECK_RC(es_optimizer_step(f.opt), 0);
+        compare_weights_adam(f.net, "mel_adam.safetensors", "mel, clip + one Adam step",
+                             es_model_weights(f.m), oc.lr);
     }
-    es_optimizer_free(opt);
-    es_net_free(net);
-    es_model_free(m);
-    es_free(x);
-    es_free(loss_ref);
     es_free(gn_ref);
-    free(lab);
+    step_fixture_free(&f);
 }
 
 static void check_mix_sgd_adamw(void) {
-    es_model *m = load_model("mix");
-    size_t nx, B, nl;
-    float *x = load_npy("mix_input.npy", &nx), *loss_ref = load_npy("mix_loss.npy", &nl), loss;
-    int *lab = labels_of("mix_labels.npy", &B);
+    step_fixture f;
     const float cw[3] = {1.0f, 2.0f, 0.5f};
-    es_net *net = m ? train_net(m, (int)B, 1) : NULL;
-    es_optimizer *opt = NULL;
     es_opt_config oc = es_opt_defaults(ES_OPT_SGD);
-    if (net && x && loss_ref && nl == 2) {
+    if (step_fixture_load(&f, "mix", 1) && f.n_loss == 2) {
         oc.lr = 0.05f;
         oc.momentum = 0.9f;
         oc.weight_decay = 1e-3f;
-        CHECK_RC(es_optimizer_create(&opt, net, &oc), 0);
-        for (int step = 0; step < 2; step++) {
-            es_net_zero_grad(net);
-            CHECK_RC(es_net_forward(net, x, (int)B, ES_MODE_TRAIN), 0);
-            CHECK_RC(es_net_backward(net, lab, cw, &loss), 0);
-            CHECK_NEAR(loss, loss_ref[step], 1e-5 * fabs(loss_ref[step]) + 1e-6);
-            CHECK_RC(es_optimizer_step(opt), 0);
+        CHECK_RC(es_optimizer_create(&f.opt, f.net, &oc), 0);
+        for (size_t step = 0; step < 2; step++) {
+            forward_backward(&f, ES_MODE_TRAIN, cw, step);
+            CHECK_RC(es_optimizer_step(f.opt), 0);
         }
-        compare_weights(net, "mix_sgd.safetensors", "mix, two SGD momentum steps");
-        es_optimizer_free(opt);
-        opt = NULL;
-        /* AdamW from the original weights */
-        CHECK_RC(es_net_copy_weights(net, es_model_weights(m)), 0);
+        compare_weights(f.net, "mix_sgd.safetensors", "mix, two SGD momentum steps");
+        es_optimizer_free(f.opt);
+        f.opt = NULL;
+        /* AdamW from the original weights; its loss is the first SGD loss */
+        CHECK_RC(es_net_copy_weights(f.net, es_model_weights(f.m)), 0);
         oc = es_opt_defaults(ES_OPT_ADAMW);
         oc.lr = 1e-2f;
         oc.weight_decay = 0.1f;
-        CHECK_RC(es_optimizer_create(&opt, net, &oc), 0);
-        es_net_zero_grad(net);
-        CHECK_RC(es_net_forward(net, x, (int)B, ES_MODE_TRAIN), 0);
-        CHECK_RC(es_net_backward(net, lab, cw, &loss), 0);
-        CHECK_RC(es_optimizer_step(opt), 0);
-        compare_weights(net, "mix_adamw.safetensors", "mix, one AdamW step");
+        CHECK_RC(es_optimizer_create(&f.opt, f.net, &oc), 0);
+        forward_backward(&f, ES_MODE_TRAIN, cw, 0);
+        CHECK_RC(es_optimizer_step(f.opt), 0);
+        compare_weights(f.net, "mix_adamw.safetensors", "mix, one AdamW step");
     }
-    es_optimizer_free(opt);
-    es_net_free(net);
-    es_model_free(m);
-    es_free(x);
-    es_free(loss_ref);
-    free(lab);
+    step_fixture_free(&f);
 }
 
 /* Whole clips: features, windows and averaging against torch's. */

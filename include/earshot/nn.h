@@ -93,6 +93,9 @@ int es_net_create(es_net **net, const es_layer_spec *layers, int n_layers, es_sh
                   int max_batch, unsigned flags);
 void es_net_free(es_net *net);
 
+/* Layers in execution order: the arch's, except that a ReLU directly before
+ * a max pooling runs after it (the same function and gradient, on a quarter
+ * of the values). */
 int es_net_num_layers(const es_net *net);
 const es_layer_spec *es_net_layer(const es_net *net, int i);
 es_shape es_net_input_shape(const es_net *net);
@@ -128,6 +131,13 @@ int es_net_copy_weights(es_net *dst, const es_net *src);
  * ±1/√fan_in biases, batch-norm 1/0/0/1), from a seed. */
 void es_net_init_params(es_net *net, uint64_t seed);
 
+/* Threads for training batches (1 by default): convolutions and pools split
+ * the batch's samples, batch norm its channels, each thread with its own
+ * scratch allocated here. Inference at batch 1 always runs on the caller.
+ * Keep OpenBLAS at one thread (es_blas_set_threads) when using this: the
+ * threads call it concurrently. */
+int es_net_set_threads(es_net *net, int n);
+
 /* Seeds the dropout masks. */
 void es_net_seed(es_net *net, uint64_t seed);
 
@@ -136,7 +146,8 @@ void es_net_seed(es_net *net, uint64_t seed);
 int es_net_freeze_before(es_net *net, int first);
 int es_net_first_trainable(const es_net *net);
 
-/* x: [B, C, H, W] contiguous, 1 ≤ B ≤ max_batch. ES_MODE_TRAIN uses batch
+/* x: [B, C, H, W] contiguous, finite (ES_EINVAL names a NaN or infinity),
+ * 1 ≤ B ≤ max_batch. ES_MODE_TRAIN uses batch
  * statistics (and updates the running ones) and dropout; ES_MODE_INFER the
  * running statistics and no dropout. Allocates nothing. */
 int es_net_forward(es_net *net, const float *x, int B, es_mode mode);
