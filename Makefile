@@ -50,11 +50,13 @@ test-tsan:
 bench: build
 	@scripts/install-deps.sh bench
 	/usr/bin/python3 bench/features_vs_torchaudio.py --earshot-bench $(BUILD)/bin/bench_features
+	/usr/bin/python3 bench/nn_vs_torch.py --earshot-bench $(BUILD)/bin/bench_nn
 
-# Regenerates the committed reference fixtures from torchaudio.
+# Regenerates the committed reference fixtures from torchaudio and PyTorch.
 fixtures:
 	@scripts/install-deps.sh bench
 	/usr/bin/python3 tests/gen_fixtures.py tests/fixtures
+	/usr/bin/python3 tests/gen_nn_fixtures.py tests/fixtures/nn
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan

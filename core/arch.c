@@ -26,11 +26,11 @@ static const char *const type_names[] = {"conv2d", "relu", "maxpool2d", "avgpool
 #define N_TYPES ((int)(sizeof type_names / sizeof type_names[0]))
 
 /* Keys each type accepts, beyond "type". */
-static const char *const keys_of[N_TYPES][9] = {
-    {"in", "out", "kernel", "stride", "padding", "weight", "bias", NULL},
+static const char *const keys_of[N_TYPES][10] = {
+    {"in", "out", "kernel", "stride", "padding", "weight", "bias", "dilation", "groups", NULL},
     {NULL},
-    {"kernel", "stride", NULL},
-    {"kernel", "stride", NULL},
+    {"kernel", "stride", "padding", NULL},
+    {"kernel", "stride", "padding", NULL},
     {NULL},
     {"num_features", "eps", "momentum", "weight", "bias", "running_mean", "running_var",
      "num_batches_tracked", NULL},
@@ -125,6 +125,19 @@ static int get_name(lreader *r, const char *key, int required, char *out) {
     return 0;
 }
 
+/* Keys PyTorch modules carry that earshot supports only at their neutral
+ * value (conv dilation and groups 1, pool padding 0): accepted so a
+ * straightforward export loads, refused by name otherwise. */
+static int require_neutral(lreader *r, const char *key, int neutral) {
+    int h = neutral, w = neutral, rc;
+    if (!json_object_get(r->obj, key)) return 0;
+    if ((rc = get_pair(r, key, 1, 0, 0, MAX_KERNEL, &h, &w)) < 0) return rc;
+    if (h != neutral || w != neutral)
+        return es__fail(ES_ECONFIG, "%s: arch layer %d (%s): %s %d is not supported (only %d)",
+                        r->origin, r->index, r->type, key, h != neutral ? h : w, neutral);
+    return 0;
+}
+
 static int parse_layer(es_layer_spec *sp, lreader *r) {
     const char *key;
     json_t *v;
@@ -157,12 +170,16 @@ static int parse_layer(es_layer_spec *sp, lreader *r) {
             (rc = get_pair(r, "stride", 0, 1, 1, MAX_KERNEL, &sp->sh, &sp->sw)) < 0 ||
             (rc = get_pair(r, "padding", 0, 0, 0, MAX_KERNEL, &sp->ph, &sp->pw)) < 0 ||
             (rc = get_name(r, "weight", 1, sp->weight)) < 0 ||
-            (rc = get_name(r, "bias", 0, sp->bias)) < 0)
+            (rc = get_name(r, "bias", 0, sp->bias)) < 0 ||
+            (rc = require_neutral(r, "dilation", 1)) < 0 ||
+            (rc = require_neutral(r, "groups", 1)) < 0)
             return rc;
         break;
     case ES_LAYER_MAXPOOL2D:
     case ES_LAYER_AVGPOOL2D:
-        if ((rc = get_pair(r, "kernel", 1, 0, 1, MAX_KERNEL, &sp->kh, &sp->kw)) < 0) return rc;
+        if ((rc = get_pair(r, "kernel", 1, 0, 1, MAX_KERNEL, &sp->kh, &sp->kw)) < 0 ||
+            (rc = require_neutral(r, "padding", 0)) < 0)
+            return rc;
         /* PyTorch: stride defaults to the kernel size */
         if (!json_object_get(r->obj, "stride") || json_is_null(json_object_get(r->obj, "stride"))) {
             sp->sh = sp->kh;

@@ -95,13 +95,12 @@ int es_classify(es_classifier *c, const float *x, size_t n, float *posteriors, i
         memcpy(posteriors, c->post, (size_t)c->K * sizeof *posteriors);
         windows = 1;
     } else {
-        for (start = 0;; start += c->stride) {
-            int last = start + c->clip >= n;
-            if (last) start = n - c->clip; /* the tail gets a window of its own */
+        /* windows every stride while they fit: the samples after the last
+         * window (fewer than a stride) are heard by the windows before it */
+        for (start = 0; start + c->clip <= n; start += c->stride) {
             if ((rc = classify_window(c, x + start)) < 0) return rc;
             for (int k = 0; k < c->K; k++) posteriors[k] += c->post[k];
             windows++;
-            if (last) break;
         }
         for (int k = 0; k < c->K; k++) posteriors[k] /= (float)windows;
     }

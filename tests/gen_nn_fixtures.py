@@ -28,7 +28,7 @@ a double copy of the float32 model (exact: float32 widens to float64 without
 rounding) and stored as float32, like gen_fixtures.py does for features.
 
 Finally it classifies whole WAV clips the way earshot's classify does
-(windows of clip_seconds every stride_seconds, the last one flush with the end,
+(windows of clip_seconds every stride_seconds while they fit,
 a short clip zero-padded; features of each window alone; softmax; mean over
 windows) and writes the posteriors as N_CLIP_posteriors.npy.
 
@@ -288,10 +288,8 @@ def windows(samples, rate, clip_seconds, stride_seconds):
     stride = int(round(stride_seconds * rate))
     if n <= clip:
         return [np.concatenate([x, np.zeros(clip - n, np.float32)])]
-    starts = list(range(0, n - clip + 1, stride))
-    if starts[-1] + clip < n:
-        starts.append(n - clip)
-    return [x[s:s + clip] for s in starts]
+    # windows every stride while they fit, as the issue words it
+    return [x[s:s + clip] for s in range(0, n - clip + 1, stride)]
 
 
 def classify(model, features, samples, rate):
@@ -511,7 +509,7 @@ global pooling), `mix` (non-square kernels/strides/padding, avgpool, layers with
 - `mix_adamw.safetensors` — the original mix model after one AdamW step (lr 1e-2,
   weight_decay 0.1), same mode, loss and batch (its loss is `mix_loss.npy[0]`).
 - `N_CLIP_posteriors.npy` — posteriors of classifying a whole WAV as earshot does
-  (windows of clip_seconds every stride_seconds, last window flush with the end, short
+  (windows of clip_seconds every stride_seconds while they fit, short
   clips zero-padded, softmax averaged over windows): `mel` on `../synth1-16000.wav`,
   `../synth2-16000.wav` and `short-16000.wav` (the first 0.3 s of synth1-16000),
   `mix` on `../synth1-8000.wav`.

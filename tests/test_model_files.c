@@ -191,7 +191,10 @@ int main(void) {
         expect_bad_variant("unknown layer type", &v, ES_ECONFIG, "unknown type 'transformer'");
         v.meta_value = "[{\"type\":\"conv2d\",\"in\":1,\"out\":16,\"kernel\":3,\"padding\":1,"
                        "\"weight\":\"net.0.weight\",\"bias\":\"net.0.bias\",\"dilation\":2}]";
-        expect_bad_variant("unknown layer key", &v, ES_ECONFIG, "unknown key 'dilation'");
+        expect_bad_variant("unknown layer key", &v, ES_ECONFIG, "dilation 2 is not supported");
+        v.meta_value = "[{\"type\":\"conv2d\",\"in\":1,\"out\":16,\"kernel\":3,\"padding\":1,"
+                       "\"weight\":\"net.0.weight\",\"bias\":\"net.0.bias\",\"bais\":2}]";
+        expect_bad_variant("misspelt layer key", &v, ES_ECONFIG, "unknown key 'bais'");
         v.meta_value = "[{\"type\":\"flatten\"},{\"type\":\"linear\",\"in\":100,\"out\":11,"
                        "\"weight\":\"net.14.weight\",\"bias\":\"net.14.bias\"}]";
         expect_bad_variant("arch does not fit the input", &v, ES_ECONFIG, "layer 1 (linear)");

@@ -9,9 +9,9 @@
  *
  * A clip no longer than the model's window (clip_seconds) is zero-padded at
  * the end to the window. A longer one is cut into windows every
- * stride_seconds from the start, plus one window ending at the last sample
- * when the stride does not land there; each window's features are computed
- * on its own samples, and the windows' softmax posteriors are averaged.
+ * stride_seconds from the start, as long as they fit; each window's features
+ * are computed on its own samples, and the windows' softmax posteriors are
+ * averaged.
  * Everything is allocated at create: a call allocates nothing.
  */
 #ifndef EARSHOT_CLASSIFY_H
