@@ -8,6 +8,10 @@ on an in-memory array (bench_features), both as the median of many runs after a
 warm-up. It prints a Markdown table of microseconds per clip and the ratio
 torchaudio / earshot, once with torch on 1 thread (earshot's extractor is
 single-threaded) and once with torch's default thread count.
+
+The machine's speed drifts over minutes, so the sides are measured
+alternately in --rounds rounds and the table gives medians, and the median
+and range of the per-round ratios.
 """
 import argparse
 import json
@@ -53,26 +57,36 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--earshot-bench", default=os.path.join(ROOT, "build", "bin", "bench_features"))
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     default_threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, "
           f"{os.cpu_count()} CPUs, torch default threads {default_threads}\n")
-    print("| features | clip | earshot µs | torchaudio µs (1 thr) | ratio | "
-          f"torchaudio µs ({default_threads} thr) | ratio | earshot µs/hop (stream) |")
+    print("| features | clip | earshot µs | torchaudio µs (1 thr) | ratio, median (range) | "
+          f"torchaudio µs ({default_threads} thr) | ratio, median (range) | earshot µs/hop (stream) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in DESCS:
         path = os.path.join(ROOT, "conf", "features", name + ".json")
         with open(path) as f:
             desc = json.load(f)
         for seconds in (1, 5):
-            es = time_earshot(args.earshot_bench, path, seconds, args.reps)
-            torch.set_num_threads(1)
-            t1 = time_torch(desc, seconds, args.reps)
-            torch.set_num_threads(default_threads)
-            tn = time_torch(desc, seconds, args.reps)
-            print(f"| {name} | {seconds} s | {es['us_per_clip']:.0f} | {t1:.0f} | "
-                  f"{t1 / es['us_per_clip']:.1f}× | {tn:.0f} | {tn / es['us_per_clip']:.1f}× | "
-                  f"{es['us_per_hop']:.2f} |")
+            es_us, t1_us, tn_us, r1, rn, hop = [], [], [], [], [], []
+            for _ in range(args.rounds):
+                es = time_earshot(args.earshot_bench, path, seconds, args.reps)
+                torch.set_num_threads(1)
+                t1 = time_torch(desc, seconds, args.reps)
+                torch.set_num_threads(default_threads)
+                tn = time_torch(desc, seconds, args.reps)
+                es_us.append(es["us_per_clip"])
+                hop.append(es["us_per_hop"])
+                t1_us.append(t1)
+                tn_us.append(tn)
+                r1.append(t1 / es["us_per_clip"])
+                rn.append(tn / es["us_per_clip"])
+            med = statistics.median
+            print(f"| {name} | {seconds} s | {med(es_us):.0f} | {med(t1_us):.0f} | "
+                  f"{med(r1):.1f}× ({min(r1):.1f}–{max(r1):.1f}) | {med(tn_us):.0f} | "
+                  f"{med(rn):.1f}× ({min(rn):.1f}–{max(rn):.1f}) | {med(hop):.2f} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ sides:
   - training throughput at batch 16 (forward, backward, Adam step; every core),
 and prints the ratio PyTorch time / earshot time, plus the GFLOP/s each
 reaches as a fraction of OpenBLAS sgemm's peak measured here.
+
+The machine is shared and its speed drifts over minutes, so the two sides
+are measured alternately in --rounds rounds (earshot, PyTorch, earshot, ...)
+and the table gives the median of each side and the median of the per-round
+ratios, with their range.
 """
 import argparse
 import json
@@ -77,28 +82,37 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--earshot-bench", default=os.path.join(ROOT, "build", "bin", "bench_nn"))
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     cores = os.cpu_count()
     print(f"torch {torch.__version__}, {cores} CPUs, mkldnn {torch.backends.mkldnn.is_available()}\n")
-    print("| network | task | threads | earshot | PyTorch | ratio | earshot % of sgemm peak | "
-          "PyTorch % of sgemm peak |")
+    print("| network | task | threads | earshot | PyTorch | ratio, median (range) | "
+          "earshot % of sgemm peak | PyTorch % of sgemm peak |")
     print("|---|---|---|---|---|---|---|---|")
     for name in NETS:
         for train, batch, threads in ((False, 1, 1), (True, 16, cores)):
             reps = args.reps if not train else max(5, args.reps // 3)
-            es = time_earshot(args.earshot_bench, name, train, batch, threads, reps)
-            pt = time_torch(name, train, batch, threads, reps)
-            peak = es["sgemm_peak_gflops"]
+            es_ms, pt_ms, ratios, peaks = [], [], [], []
+            for _ in range(args.rounds):
+                es = time_earshot(args.earshot_bench, name, train, batch, threads, reps)
+                pt = time_torch(name, train, batch, threads, reps)
+                es_ms.append(es["ms"])
+                pt_ms.append(pt)
+                ratios.append(pt / es["ms"])
+                peaks.append(es["sgemm_peak_gflops"])
+            e, p = statistics.median(es_ms), statistics.median(pt_ms)
+            peak = statistics.median(peaks)
             flops = es["flops_per_sample"] * batch * (3 if train else 1)  # backward ≈ 2× forward
             if train:
-                e_s, p_s = f"{batch * 1e3 / es['ms']:.0f} samples/s", f"{batch * 1e3 / pt:.0f} samples/s"
+                e_s, p_s = f"{batch * 1e3 / e:.0f} samples/s", f"{batch * 1e3 / p:.0f} samples/s"
             else:
-                e_s, p_s = f"{es['ms']:.2f} ms", f"{pt:.2f} ms"
+                e_s, p_s = f"{e:.2f} ms", f"{p:.2f} ms"
             print(f"| {name} | {'train, batch 16' if train else 'inference, batch 1'} | {threads} | "
-                  f"{e_s} | {p_s} | {pt / es['ms']:.2f}× | "
-                  f"{100 * flops / (es['ms'] * 1e6) / peak:.0f}% | "
-                  f"{100 * flops / (pt * 1e6) / peak:.0f}% |")
-    print(f"\nsgemm peak here: {peak:.0f} GFLOP/s ({cores} threads), measured by bench_nn")
+                  f"{e_s} | {p_s} | {statistics.median(ratios):.2f}× "
+                  f"({min(ratios):.2f}–{max(ratios):.2f}) | "
+                  f"{100 * flops / (e * 1e6) / peak:.0f}% | {100 * flops / (p * 1e6) / peak:.0f}% |")
+    print(f"\n{args.rounds} alternating rounds per row; sgemm peak measured by bench_nn "
+          f"with the row's thread count (last: {peak:.0f} GFLOP/s)")
 
 
 if __name__ == "__main__":

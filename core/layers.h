@@ -54,6 +54,11 @@ void es__conv2d_backward(float *dinp, float *dweight, float *dbias, const float 
  * network checks its input once; weights are checked at load). */
 void es__maxpool2d_forward(float *out, int32_t *argmax, const float *inp, const es__win2d *g,
                            int B);
+/* out: [B, C, Ho, Wo] += bias[C] per channel: a convolution's bias moved past
+ * the max pooling after it (max(x + b) = max(x) + b, exactly, in floating
+ * point too), so it is added to a quarter of the values. */
+void es__add_channel_bias(float *out, const float *bias, int B, int C, int HW);
+
 /* dinp: [B, C, H, W] (overwritten); dout, argmax: [B, C, Ho, Wo] */
 void es__maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax,
                             const es__win2d *g, int B);

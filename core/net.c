@@ -21,6 +21,8 @@ typedef struct {
     int32_t *argmax;            /* maxpool2d, training: [max_batch, out] */
     float *mask;                /* dropout, training: [max_batch, out] */
     float *bn_mean, *bn_rstd;   /* batchnorm2d: [C] */
+    int defer_bias;             /* conv2d: its bias is added after the next layer */
+    int add_bias;               /* maxpool2d: tensor index of a deferred conv bias, or -1 */
     const float *x, *y;         /* input and output of the last forward */
 } layer;
 
@@ -184,6 +186,16 @@ static int plan_layers(es_net *net) {
     if (!flat)
         return es__fail(ES_ECONFIG, "the last layer must output a vector of logits (end with "
                         "flatten and linear)");
+    /* A conv's bias is constant per channel, so it commutes with the max
+     * pooling right after it: add it to the pooled quarter of the values. */
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].add_bias = -1;
+    for (int i = 0; i + 1 < net->n_layers; i++) {
+        layer *L = &net->layers[i], *P = &net->layers[i + 1];
+        if (L->spec.type == ES_LAYER_CONV2D && L->t_b >= 0 && P->spec.type == ES_LAYER_MAXPOOL2D) {
+            L->defer_bias = 1;
+            P->add_bias = L->t_b;
+        }
+    }
     net->n_out = s.c;
     return 0;
 }
@@ -464,11 +476,15 @@ typedef struct {
 
 static size_t per_sample(es_shape s) { return numel(s); }
 
+static const float *conv_bias(es_net *net, const layer *L) {
+    return L->defer_bias ? NULL : tdata(net, L->t_b);
+}
+
 static void par_conv_forward(void *p, int b, int t) {
     par_ctx *c = p;
     layer *L = c->L;
     es__conv2d_forward(c->y + (size_t)b * per_sample(L->out), c->x + (size_t)b * per_sample(L->in),
-                       tdata(c->net, L->t_w), tdata(c->net, L->t_b),
+                       tdata(c->net, L->t_w), conv_bias(c->net, L),
                        c->net->tcol + (size_t)t * c->net->col_per_thread, &L->g, 1, L->spec.out);
 }
 
@@ -489,10 +505,14 @@ static void par_pool_forward(void *p, int b, int t) {
     layer *L = c->L;
     size_t o = (size_t)b * per_sample(L->out), i = (size_t)b * per_sample(L->in);
     (void)t;
-    if (L->spec.type == ES_LAYER_MAXPOOL2D)
+    if (L->spec.type == ES_LAYER_MAXPOOL2D) {
         es__maxpool2d_forward(c->y + o, L->argmax ? L->argmax + o : NULL, c->x + i, &L->g, 1);
-    else
+        if (L->add_bias >= 0)
+            es__add_channel_bias(c->y + o, tdata(c->net, L->add_bias), 1, L->out.c,
+                                 L->out.h * L->out.w);
+    } else {
         es__avgpool2d_forward(c->y + o, c->x + i, &L->g, 1);
+    }
 }
 
 static void par_pool_backward(void *p, int b, int t) {
@@ -569,7 +589,7 @@ static void forward_layer(es_net *net, layer *L, const float *x, float *y, int B
         if (par)
             es__workers_run(net->workers, B, par_conv_forward, &pc);
         else
-            es__conv2d_forward(y, x, tdata(net, L->t_w), tdata(net, L->t_b), net->col, &L->g, B,
+            es__conv2d_forward(y, x, tdata(net, L->t_w), conv_bias(net, L), net->col, &L->g, B,
                                sp->out);
         break;
     case ES_LAYER_RELU:
@@ -581,6 +601,9 @@ static void forward_layer(es_net *net, layer *L, const float *x, float *y, int B
             es__workers_run(net->workers, B, par_pool_forward, &pc);
         } else if (sp->type == ES_LAYER_MAXPOOL2D) {
             es__maxpool2d_forward(y, L->argmax, x, &L->g, B);
+            if (L->add_bias >= 0)
+                es__add_channel_bias(y, tdata(net, L->add_bias), B, L->out.c,
+                                     L->out.h * L->out.w);
         } else {
             es__avgpool2d_forward(y, x, &L->g, B);
         }

@@ -65,6 +65,14 @@ void es__maxpool2d_forward(float *out, int32_t *argmax, const float *inp, const 
     }
 }
 
+void es__add_channel_bias(float *out, const float *bias, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            float *y = out + ((size_t)b * C + c) * HW, v = bias[c];
+            for (int i = 0; i < HW; i++) y[i] += v;
+        }
+}
+
 void es__maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax,
                             const es__win2d *g, int B) {
     size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->Ho * g->Wo;

@@ -439,6 +439,10 @@ int main(void) {
     check_conv(1, 3, 10, 7, 2, 5, 3, 2, 1, 0, 1, 0);
     check_conv(2, 4, 5, 6, 3, 1, 1, 1, 1, 0, 0, 1); /* pointwise: no im2col */
     check_conv(1, 1, 12, 9, 2, 4, 4, 3, 2, 2, 0, 1);
+    /* single input channel, stride 1: the direct (no im2col) forward */
+    check_conv(2, 1, 9, 11, 3, 3, 3, 1, 1, 1, 1, 1);
+    check_conv(1, 1, 6, 2, 2, 3, 3, 1, 1, 1, 1, 1);
+    check_conv(1, 1, 8, 7, 2, 5, 3, 1, 1, 2, 0, 0);
     check_pool(1, 2, 3, 8, 9, 2, 2, 2, 2);
     check_pool(1, 1, 2, 9, 9, 3, 3, 2, 2); /* overlapping windows */
     check_pool(0, 2, 3, 8, 9, 2, 2, 2, 2);
