@@ -20,7 +20,23 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * its value, naming it. Returns CLI_USAGE. */
 int cli_bad_option(const char *cmd, int opt, char **argv, const struct option *longopts);
 
+/* Scans or reads a dataset and loads it at rate; prints the error itself.
+ * Returns a CLI_ status. */
+#include "earshot/dataset.h"
+int cli_load_dataset(const char *cmd, const char *dir, const char *manifest, const char *label_re,
+                     const char *group_re, int rate, es_dataset **ds);
+
+/* Clips whose group is one of names → in_idx, the rest → out_idx (both
+ * malloc'd). -2-k when names[k] is no group of the data. */
+int cli_split_groups(const es_dataset *ds, char *const *names, int n_names, size_t **in_idx,
+                     size_t *n_in, size_t **out_idx, size_t *n_out);
+
+/* Splits a comma list in place. */
+int cli_split_list(char *list, char **out, int max);
+
 int cmd_features(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 
 #endif

@@ -9,6 +9,8 @@
 static const cli_command commands[] = {
     {"features", cmd_features, "compute a feature matrix of an audio file (.npy)"},
     {"classify", cmd_classify, "print the most likely label of audio files"},
+    {"train", cmd_train, "train a model from a recipe and labelled audio"},
+    {"eval", cmd_eval, "accuracy, per-class precision/recall and confusion of a model"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

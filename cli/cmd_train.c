@@ -1,0 +1,207 @@
+/* cli/cmd_train.c — `earshot train`: a model from a recipe and labelled clips. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "earshot/error.h"
+#include "earshot/train.h"
+#include "recipe.h"
+
+static const char help[] =
+    "usage: earshot train --config RECIPE.cfg --out MODEL.safetensors [options]\n"
+    "\n"
+    "Trains a model as the recipe says (labels, features, arch, data,\n"
+    "hyperparameters, augmentation; see conf/recipes/), validating after every\n"
+    "epoch on the held-out groups, and writes the best epoch's model.\n"
+    "\n"
+    "  -c, --config FILE       recipe (libconfig)\n"
+    "  -o, --out FILE          the best model (the last when nothing is held out)\n"
+    "      --last FILE         also write the last epoch's model\n"
+    "  -d, --data DIR          audio folder (overrides data.dir)\n"
+    "      --manifest CSV      path,label lines (overrides data.manifest)\n"
+    "  -l, --label-regex RE    label = first capture group on the file name\n"
+    "  -g, --group-regex RE    group = first capture group (speaker, session)\n"
+    "  -v, --val-groups A,B    hold these groups out for validation (overrides\n"
+    "                          data.val_groups; 'none' holds nothing out)\n"
+    "  -b, --background DIR    more background audio (with data.background_dirs)\n"
+    "  -e, --epochs N          override train.epochs\n"
+    "  -t, --threads N         training threads (default: all cores)\n"
+    "  -s, --seed N            override train.seed\n"
+    "  -q, --quiet             no progress, only the result line\n"
+    "  -h, --help              this text\n";
+
+typedef struct {
+    int tty, quiet;
+} progress;
+
+static void on_progress(void *user, const es_train_progress *p, int epoch_end) {
+    progress *pr = user;
+    if (pr->quiet) return;
+    if (!epoch_end) {
+        double done = ((p->epoch - 1) * (double)p->steps + (double)p->step) /
+                      ((double)p->epochs * (double)p->steps);
+        double eta = done > 0 ? p->seconds * (1.0 - done) / done : 0;
+        int bar = (int)(30.0 * (double)p->step / (double)p->steps);
+        if (!pr->tty) return;
+        fprintf(stderr, "\repoch %d/%d [%.*s%*s] loss %.4f acc %.3f  ETA %dm%02ds ", p->epoch,
+                p->epochs, bar, "##############################", 30 - bar, "", (double)p->loss,
+                (double)p->train_acc, (int)eta / 60, (int)eta % 60);
+        return;
+    }
+    if (pr->tty) fputc('\r', stderr);
+    fprintf(stderr, "epoch %d/%d loss %.4f train_acc %.3f", p->epoch, p->epochs, (double)p->loss,
+            (double)p->train_acc);
+    if (p->val_acc >= 0) fprintf(stderr, " val_acc %.4f%s", (double)p->val_acc, p->best ? " *" : "");
+    fprintf(stderr, " (%.0f s)%*s\n", p->seconds, pr->tty ? 20 : 0, "");
+}
+
+int cmd_train(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
+        {"last", required_argument, NULL, 'L'},   {"data", required_argument, NULL, 'd'},
+        {"manifest", required_argument, NULL, 'M'}, {"label-regex", required_argument, NULL, 'l'},
+        {"group-regex", required_argument, NULL, 'g'}, {"val-groups", required_argument, NULL, 'v'},
+        {"background", required_argument, NULL, 'b'}, {"epochs", required_argument, NULL, 'e'},
+        {"threads", required_argument, NULL, 't'}, {"seed", required_argument, NULL, 's'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *out = NULL, *last = NULL, *dir = NULL, *manifest = NULL,
+               *label_re = NULL, *group_re = NULL, *bg_extra = NULL;
+    char *val_list = NULL, err[1024], *endp;
+    int opt, status = CLI_FAIL, epochs = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), seed = -1;
+    progress pr = {isatty(2), 0};
+    recipe r;
+    es_model *model = NULL, *best = NULL;
+    es_dataset *ds = NULL, *bg[RECIPE_MAX_LIST + 1];
+    int n_bg = 0;
+    size_t *val_idx = NULL, *tr_idx = NULL, n_val = 0, n_tr = 0;
+    char *val_names[RECIPE_MAX_LIST];
+    int n_val_names = 0;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:o:d:l:g:v:b:e:t:s:qh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 'o': out = optarg; break;
+        case 'L': last = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'M': manifest = optarg; break;
+        case 'l': label_re = optarg; break;
+        case 'g': group_re = optarg; break;
+        case 'v': val_list = optarg; break;
+        case 'b': bg_extra = optarg; break;
+        case 'e':
+        case 't':
+        case 's': {
+            long v = strtol(optarg, &endp, 10);
+            if (*endp || v < (opt == 's' ? 0 : 1) || v > 1000000) {
+                cli_error("train", "--%s: '%s' is not a valid number",
+                          opt == 'e' ? "epochs" : opt == 't' ? "threads" : "seed", optarg);
+                return CLI_USAGE;
+            }
+            if (opt == 'e') epochs = (int)v;
+            else if (opt == 't') threads = (int)v;
+            else seed = (int)v;
+            break;
+        }
+        case 'q': pr.quiet = 1; break;
+        case 'h': fputs(help, stdout); return CLI_OK;
+        default: return cli_bad_option("train", opt, argv, longopts);
+        }
+    }
+    if (!config || !out) {
+        cli_error("train", "%s is required", !config ? "--config RECIPE.cfg" : "--out MODEL.safetensors");
+        return CLI_USAGE;
+    }
+    if (optind < argc) {
+        cli_error("train", "unexpected argument '%s'", argv[optind]);
+        return CLI_USAGE;
+    }
+    if (recipe_load(&r, config, err, sizeof err) < 0) {
+        cli_error("train", "%s", err);
+        return CLI_FAIL;
+    }
+    if (epochs) r.train.epochs = epochs;
+    if (seed >= 0) r.train.seed = (uint64_t)seed;
+    r.train.threads = threads < 1 ? 1 : threads;
+    /* the engine's threads split each batch; OpenBLAS runs single-threaded inside them */
+    es_blas_set_threads(1);
+    if (!dir && !manifest) dir = r.data_dir, manifest = r.manifest;
+    if (!label_re) label_re = r.label_regex;
+    if (!group_re) group_re = r.group_regex;
+    if (val_list) {
+        n_val_names = strcmp(val_list, "none") == 0 ? 0 : cli_split_list(val_list, val_names, RECIPE_MAX_LIST);
+    } else {
+        for (int i = 0; i < r.n_val_groups; i++) val_names[i] = r.val_groups[i];
+        n_val_names = r.n_val_groups;
+    }
+    if (es_model_create(&model, r.layers, r.n_layers, &r.features, (const char *const *)r.labels,
+                        r.n_labels, r.train.seed) < 0 ||
+        es_model_create(&best, r.layers, r.n_layers, &r.features, (const char *const *)r.labels,
+                        r.n_labels, r.train.seed) < 0) {
+        cli_error("train", "%s", es_errmsg());
+        goto out;
+    }
+    if ((status = cli_load_dataset("train", dir, manifest, label_re, group_re,
+                                   r.features.sample_rate, &ds)) != CLI_OK)
+        goto out;
+    status = CLI_FAIL;
+    {
+        int rc = cli_split_groups(ds, val_names, n_val_names, &val_idx, &n_val, &tr_idx, &n_tr);
+        if (rc < -1) {
+            cli_error("train", "validation group '%s' is no group of the data (group regex '%s')",
+                      val_names[-rc - 2], group_re);
+            status = CLI_USAGE;
+            goto out;
+        }
+        if (rc < 0) {
+            cli_error("train", "out of memory");
+            goto out;
+        }
+    }
+    for (int i = 0; i <= r.n_background_dirs; i++) {
+        const char *bd = i < r.n_background_dirs ? r.background_dirs[i] : bg_extra;
+        es_dataset *d = NULL;
+        if (!bd) continue;
+        /* every audio file of a background folder, whatever its name */
+        if (es_dataset_scan(&d, bd, "^(.)", NULL) < 0 || es_dataset_load(d, r.features.sample_rate) < 0) {
+            cli_error("train", "background '%s': %s", bd, es_errmsg());
+            es_dataset_free(d);
+            goto out;
+        }
+        bg[n_bg++] = d;
+    }
+    if (!pr.quiet)
+        fprintf(stderr, "train: %zu clips for training, %zu held out (%d groups), %d labels, %d threads\n",
+                n_tr, n_val, n_val_names, r.n_labels, r.train.threads);
+    if (es_train(model, best, (es_split){ds, tr_idx, n_tr}, (es_split){ds, val_idx, n_val},
+                 (const es_dataset *const *)bg, n_bg, &r.train, on_progress, &pr) < 0 ||
+        es_model_save(n_val ? best : model, out) < 0 || (last && es_model_save(model, last) < 0)) {
+        cli_error("train", "%s", es_errmsg());
+        goto out;
+    }
+    if (n_val) {
+        int K = es_model_num_labels(best), *conf = calloc((size_t)K * K, sizeof *conf), correct = 0, n;
+        n = conf ? es_evaluate(best, (es_split){ds, val_idx, n_val}, conf) : -1;
+        for (int k = 0; conf && k < K; k++) correct += conf[k * K + k];
+        printf("validation accuracy %.4f (%d of %d) on held-out groups; wrote %s\n",
+               n > 0 ? (double)correct / n : 0.0, correct, n, out);
+        free(conf);
+    } else {
+        printf("trained on every clip (nothing held out); wrote %s\n", out);
+    }
+    status = CLI_OK;
+out:
+    free(val_idx);
+    free(tr_idx);
+    es_dataset_free(ds);
+    for (int i = 0; i < n_bg; i++) es_dataset_free(bg[i]);
+    es_model_free(model);
+    es_model_free(best);
+    recipe_free(&r);
+    return status;
+}

@@ -1,0 +1,160 @@
+/* core/augment.c — random placement, speed, gain and noise; spectrogram masks. */
+#include "earshot/augment.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "earshot/resample.h"
+#include "internal.h"
+
+void es_rng_seed(es_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
+
+uint64_t es_rng_next(es_rng *r) { /* splitmix64: tiny state, good enough for augmentation */
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double es_rng_uniform(es_rng *r) { return (double)(es_rng_next(r) >> 11) / 9007199254740992.0; }
+
+size_t es_rng_below(es_rng *r, size_t n) { return n ? (size_t)(es_rng_uniform(r) * (double)n) : 0; }
+
+double es_rng_normal(es_rng *r) {
+    double u = es_rng_uniform(r), v = es_rng_uniform(r);
+    return sqrt(-2.0 * log(u + 1e-300)) * cos(2.0 * ES__PI * v);
+}
+
+es_augment es_augment_none(void) {
+    es_augment a;
+    memset(&a, 0, sizeof a);
+    a.speed_min = a.speed_max = 1.0;
+    return a;
+}
+
+/* A clip longer than two windows is cropped to two windows first; a speed
+ * change by s turns m samples into m/s: room for the slowest, plus a
+ * window of generated noise. */
+size_t es_augment_scratch(const es_augment *a, size_t clip_n) {
+    double smin = a->speed_p > 0.0 && a->speed_min > 0.0 ? a->speed_min : 1.0;
+    return (size_t)(2.0 * (double)clip_n / smin) + clip_n + 64;
+}
+
+static double rms(const float *x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return n ? sqrt(s / (double)n) : 0.0;
+}
+
+void es_noise(es_rng *r, float *out, size_t n, int kind, double level_db) {
+    double b0 = 0, b1 = 0, b2 = 0, brown = 0, g, cur;
+    for (size_t i = 0; i < n; i++) {
+        double w = es_rng_normal(r), v;
+        switch (kind) {
+        case 0: v = w * 1e-4; break; /* a faint dither: real silence is never zero */
+        case 2: /* pink: Paul Kellet's economy filter, -3 dB/octave */
+            b0 = 0.99765 * b0 + w * 0.0990460;
+            b1 = 0.96300 * b1 + w * 0.2965164;
+            b2 = 0.57000 * b2 + w * 1.0526913;
+            v = b0 + b1 + b2 + w * 0.1848;
+            break;
+        case 3: brown = 0.995 * brown + w * 0.1; v = brown; break;
+        default: v = w; break;
+        }
+        out[i] = (float)v;
+    }
+    if (kind == 0) return;
+    cur = rms(out, n);
+    g = cur > 0.0 ? pow(10.0, level_db / 20.0) / cur : 0.0;
+    for (size_t i = 0; i < n; i++) out[i] = (float)(out[i] * g);
+}
+
+int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, const float *x,
+                    size_t n, const float *noise, size_t n_noise, float *ws, int rate) {
+    const float *src = x;
+    size_t m = n;
+    double gain;
+    /* speed: resample by 1/s into the scratch, so the clip plays s times faster */
+    if (a->speed_p > 0.0 && es_rng_uniform(r) < a->speed_p && n > 16) {
+        double s = a->speed_min + (a->speed_max - a->speed_min) * es_rng_uniform(r);
+        size_t cap = es_augment_scratch(a, clip_n) - clip_n - 64;
+        float *y = NULL;
+        size_t ny = 0;
+        int rc;
+        if (m > 2 * clip_n) { /* only two windows' worth can land in the window */
+            src = x + es_rng_below(r, m - 2 * clip_n + 1);
+            m = 2 * clip_n;
+        }
+        rc = es_resample(src, m, rate * s, rate, &y, &ny);
+        if (rc < 0) return rc;
+        if (ny > cap) ny = cap;
+        memcpy(ws, y, ny * sizeof *ws);
+        es_free(y);
+        src = ws;
+        m = ny;
+    }
+    /* placement: a short clip lands at a random offset, a long one is cropped */
+    memset(out, 0, clip_n * sizeof *out);
+    if (m <= clip_n) {
+        size_t off = a->shift > 0.0 ? es_rng_below(r, (size_t)((double)(clip_n - m) * a->shift) + 1)
+                                    : 0;
+        memcpy(out + off, src, m * sizeof *out);
+    } else {
+        size_t off = es_rng_below(r, m - clip_n + 1);
+        memcpy(out, src + off, clip_n * sizeof *out);
+    }
+    gain = a->gain_db > 0.0 ? pow(10.0, (2.0 * es_rng_uniform(r) - 1.0) * a->gain_db / 20.0) : 1.0;
+    if (gain != 1.0)
+        for (size_t i = 0; i < clip_n; i++) out[i] = (float)(out[i] * gain);
+    if (a->noise_p > 0.0 && es_rng_uniform(r) < a->noise_p) {
+        double snr = a->snr_min + (a->snr_max - a->snr_min) * es_rng_uniform(r);
+        double sig = rms(out, clip_n), nz, k;
+        size_t off = noise && n_noise > clip_n ? es_rng_below(r, n_noise - clip_n) : 0;
+        /* the noise source: a stretch of a background clip, or fresh noise
+         * (in the last window of the scratch, past any resampled clip) */
+        if (!noise || n_noise < clip_n) {
+            float *gen = ws + es_augment_scratch(a, clip_n) - clip_n - 64;
+            es_noise(r, gen, clip_n, 1 + (int)es_rng_below(r, 3), -30.0);
+            noise = gen;
+            off = 0;
+        }
+        nz = rms(noise + off, clip_n);
+        if (sig > 1e-6 && nz > 1e-9) {
+            k = sig / nz / pow(10.0, snr / 20.0);
+            for (size_t i = 0; i < clip_n; i++) out[i] += (float)(k * noise[off + i]);
+        }
+    }
+    for (size_t i = 0; i < clip_n; i++) out[i] = out[i] > 1.0f ? 1.0f : out[i] < -1.0f ? -1.0f : out[i];
+    return 0;
+}
+
+/* One torchaudio-style mask along an axis of length len: width uniform
+ * below min(max_width, p·len), start uniform over what remains. */
+static void mask_range(es_rng *r, size_t len, int max_width, double p, size_t *start,
+                       size_t *width) {
+    double lim = max_width;
+    if (p > 0.0 && p * (double)len < lim) lim = p * (double)len;
+    *width = (size_t)(es_rng_uniform(r) * lim);
+    if (*width > len) *width = len;
+    *start = es_rng_below(r, len - *width + 1);
+}
+
+void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T) {
+    double sum = 0.0;
+    float fill;
+    if (a->time_masks <= 0 && a->freq_masks <= 0) return;
+    for (size_t i = 0; i < F * T; i++) sum += m[i];
+    fill = (float)(sum / (double)(F * T));
+    for (int k = 0; k < a->time_masks; k++) {
+        size_t s, w;
+        mask_range(r, T, a->time_mask_width, a->time_mask_p, &s, &w);
+        for (size_t f = 0; f < F; f++)
+            for (size_t t = s; t < s + w; t++) m[f * T + t] = fill;
+    }
+    for (int k = 0; k < a->freq_masks; k++) {
+        size_t s, w;
+        mask_range(r, F, a->freq_mask_width, 0.0, &s, &w);
+        for (size_t f = s; f < s + w; f++)
+            for (size_t t = 0; t < T; t++) m[f * T + t] = fill;
+    }
+}

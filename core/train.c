@@ -1,0 +1,300 @@
+/* core/train.c — the training loop: examples, batches, schedule, validation. */
+#include "earshot/train.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "earshot/classify.h"
+#include "earshot/features.h"
+#include "internal.h"
+
+es_train_config es_train_defaults(void) {
+    es_train_config c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 30;
+    c.batch = 32;
+    c.threads = 1;
+    c.opt = es_opt_defaults(ES_OPT_ADAMW);
+    c.opt.lr = 3e-3f;
+    c.clip_norm = 5.0f;
+    c.lr_final = 0.02;
+    c.warmup_epochs = 1;
+    c.seed = 1;
+    c.aug = es_augment_none();
+    c.background_fraction = 0.15;
+    c.balance = 1;
+    return c;
+}
+
+static size_t split_index(es_split s, size_t i) { return s.idx ? s.idx[i] : i; }
+
+/* Dataset label k → model label index, by name. */
+static int map_labels(const es_model *m, const es_dataset *ds, int *map) {
+    for (int k = 0; k < es_dataset_num_labels(ds); k++) {
+        map[k] = es_model_label_index(m, es_dataset_label(ds, k));
+        if (map[k] < 0)
+            return es__fail(ES_EINVAL, "label '%s' of the data is not one of the model's labels",
+                            es_dataset_label(ds, k));
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int es_evaluate(const es_model *model, es_split split, int *confusion) {
+    es_classifier *c = NULL;
+    int K = es_model_num_labels(model), map[ES_MAX_LABELS], rc, done = 0;
+    float post[ES_MAX_LABELS];
+    if (es_dataset_num_labels(split.ds) > ES_MAX_LABELS)
+        return es__fail(ES_EINVAL, "too many labels in the data");
+    if ((rc = map_labels(model, split.ds, map)) < 0) return rc;
+    if ((rc = es_classifier_create(&c, model)) < 0) return rc;
+    for (size_t i = 0; i < split.n; i++) {
+        const es_clip *clip = es_dataset_clip(split.ds, split_index(split, i));
+        int top = 0;
+        if (!clip->x) {
+            rc = es__fail(ES_ESTATE, "'%s' is not loaded", clip->path);
+            break;
+        }
+        if ((rc = es_classify(c, clip->x, clip->n, post, NULL)) < 0) break;
+        for (int k = 1; k < K; k++)
+            if (post[k] > post[top]) top = k;
+        confusion[map[clip->label] * K + top]++;
+        done++;
+    }
+    es_classifier_free(c);
+    return rc < 0 ? rc : done;
+}
+
+typedef struct {
+    const es_model *model;
+    const es_train_config *cfg;
+    es_split train;
+    const es_dataset *const *bg;  /* background clip collections */
+    int n_bg;
+    size_t bg_total;
+    int map[ES_MAX_LABELS], bg_label, K;
+    es_features *fx;
+    size_t clip_n, F, T, ws_n;
+    float *wave, *ws;
+    es_rng rng;
+} example_maker;
+
+/* A random background clip, every clip of every collection alike; NULL
+ * without any. */
+static const es_clip *pick_background(example_maker *e) {
+    size_t k;
+    if (e->bg_total == 0) return NULL;
+    k = es_rng_below(&e->rng, e->bg_total);
+    for (int i = 0; i < e->n_bg; i++) {
+        if (k < es_dataset_size(e->bg[i])) return es_dataset_clip(e->bg[i], k);
+        k -= es_dataset_size(e->bg[i]);
+    }
+    return NULL;
+}
+
+/* A background example into wave[clip_n]. */
+static void background_wave(example_maker *e) {
+    double u = es_rng_uniform(&e->rng);
+    size_t nb = e->bg_total;
+    if (u < 0.2) {
+        es_noise(&e->rng, e->wave, e->clip_n, 0, 0.0); /* a quiet room */
+    } else if (u < 0.5 || nb == 0) {
+        es_noise(&e->rng, e->wave, e->clip_n, 1 + (int)es_rng_below(&e->rng, 3),
+                 -60.0 + 50.0 * es_rng_uniform(&e->rng));
+    } else {
+        const es_clip *c = pick_background(e);
+        es_augment a = e->cfg->aug;
+        a.noise_p = 0.0;
+        es_augment_wave(&a, &e->rng, e->wave, e->clip_n, c->x, c->n, NULL, 0, e->ws,
+                        es_model_features(e->model)->sample_rate);
+    }
+}
+
+/* One example: features into m[F*T], its label into *label. */
+static int make_example(example_maker *e, float *m, int *label, int background) {
+    int rc;
+    if (background) {
+        background_wave(e);
+        *label = e->bg_label;
+    } else {
+        size_t i = split_index(e->train, es_rng_below(&e->rng, e->train.n));
+        const es_clip *c = es_dataset_clip(e->train.ds, i);
+        const float *noise = NULL;
+        size_t n_noise = 0;
+        const es_clip *b = pick_background(e);
+        if (b) {
+            noise = b->x;
+            n_noise = b->n;
+        }
+        if ((rc = es_augment_wave(&e->cfg->aug, &e->rng, e->wave, e->clip_n, c->x, c->n, noise,
+                                  n_noise, e->ws, es_model_features(e->model)->sample_rate)) < 0)
+            return rc;
+        *label = e->map[c->label];
+    }
+    if ((rc = es_features_compute(e->fx, e->wave, e->clip_n, m, e->T)) < 0) return rc;
+    es_augment_spec(&e->cfg->aug, &e->rng, m, e->F, e->T);
+    return 0;
+}
+
+static int validate(const es_model *model, es_split val, float *acc) {
+    int K = es_model_num_labels(model), rc, correct = 0, total = 0;
+    int *conf = es__calloc((size_t)K * K, sizeof *conf);
+    if (!conf) return es__fail(ES_ENOMEM, "out of memory validating");
+    if ((rc = es_evaluate(model, val, conf)) < 0) {
+        es__free(conf);
+        return rc;
+    }
+    for (int k = 0; k < K; k++) correct += conf[k * K + k];
+    for (int k = 0; k < K * K; k++) total += conf[k];
+    *acc = total ? (float)correct / (float)total : 0.0f;
+    es__free(conf);
+    return 0;
+}
+
+int es_train(es_model *model, es_model *best, es_split train, es_split val,
+             const es_dataset *const *background, int n_background,
+             const es_train_config *cfg, es_train_fn cb, void *user) {
+    example_maker e;
+    es_net *net = NULL;
+    es_optimizer *opt = NULL;
+    float *x = NULL, *cw = NULL;
+    int *labels = NULL, rc, B = cfg->batch;
+    size_t steps, per_ex;
+    long total_steps, step_no = 0;
+    float best_acc = -1.0f;
+    double t0 = now_s();
+    es_shape in = es_model_input_shape(model);
+    const es_feature_desc *fd = es_model_features(model);
+
+    memset(&e, 0, sizeof e);
+    if (train.n == 0) return es__fail(ES_EEMPTY, "no training clips");
+    if (B < 1 || cfg->epochs < 1) return es__fail(ES_EINVAL, "batch and epochs must be at least 1");
+    if (es_dataset_num_labels(train.ds) > ES_MAX_LABELS)
+        return es__fail(ES_EINVAL, "too many labels in the data");
+    e.model = model;
+    e.cfg = cfg;
+    e.train = train;
+    e.bg = background;
+    e.n_bg = n_background;
+    for (int i = 0; i < n_background; i++) e.bg_total += es_dataset_size(background[i]);
+    e.K = es_model_num_labels(model);
+    e.bg_label = es_model_label_index(model, ES_BACKGROUND_LABEL);
+    if ((rc = map_labels(model, train.ds, e.map)) < 0) return rc;
+    e.clip_n = (size_t)lround(fd->clip_seconds * fd->sample_rate);
+    e.F = (size_t)in.h;
+    e.T = (size_t)in.w;
+    per_ex = e.F * e.T;
+    e.ws_n = es_augment_scratch(&cfg->aug, e.clip_n);
+    es_rng_seed(&e.rng, cfg->seed);
+    if ((rc = es_features_create(&e.fx, fd)) < 0) goto out;
+    e.wave = es__malloc_array(e.clip_n, sizeof *e.wave);
+    x = es__malloc_array((size_t)B * per_ex, sizeof *x);
+    labels = es__malloc_array((size_t)B, sizeof *labels);
+    cw = es__calloc((size_t)e.K, sizeof *cw);
+    if (!e.wave || !x || !labels || !cw) {
+        rc = es__fail(ES_ENOMEM, "out of memory for training buffers");
+        goto out;
+    }
+    e.ws = es__malloc_array(e.ws_n, sizeof *e.ws);
+    if (!e.ws) {
+        rc = es__fail(ES_ENOMEM, "out of memory for training buffers");
+        goto out;
+    }
+    /* class weights: inverse frequency, so a majority class (64% cats) does
+     * not win by default; background examples weigh 1 */
+    for (int k = 0; k < e.K; k++) cw[k] = 1.0f;
+    if (cfg->balance) {
+        int counts[ES_MAX_LABELS] = {0}, present = 0;
+        for (size_t i = 0; i < train.n; i++)
+            counts[e.map[es_dataset_clip(train.ds, split_index(train, i))->label]]++;
+        for (int k = 0; k < e.K; k++) present += counts[k] > 0;
+        for (int k = 0; k < e.K; k++)
+            if (counts[k] > 0) cw[k] = (float)train.n / ((float)present * (float)counts[k]);
+    }
+    if ((rc = es_model_instantiate(model, B, ES_NET_TRAIN, &net)) < 0) goto out;
+    es_net_seed(net, cfg->seed);
+    if (cfg->threads > 1 && (rc = es_net_set_threads(net, cfg->threads)) < 0) goto out;
+    if ((rc = es_optimizer_create(&opt, net, &cfg->opt)) < 0) goto out;
+    steps = (train.n + (size_t)B - 1) / (size_t)B;
+    total_steps = (long)steps * cfg->epochs;
+
+    for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
+        es_train_progress p;
+        double loss_sum = 0.0;
+        long correct = 0, seen = 0;
+        memset(&p, 0, sizeof p);
+        p.epoch = epoch;
+        p.epochs = cfg->epochs;
+        p.steps = steps;
+        p.val_acc = -1.0f;
+        for (size_t s = 0; s < steps; s++, step_no++) {
+            float loss;
+            double warm = (double)cfg->warmup_epochs * (double)steps, lr;
+            const float *z;
+            /* linear warm-up, then cosine decay to lr·lr_final */
+            if (step_no < warm) {
+                lr = cfg->opt.lr * (double)(step_no + 1) / warm;
+            } else {
+                double t = (double)(step_no - warm) / fmax(1.0, (double)total_steps - warm);
+                lr = cfg->opt.lr * (cfg->lr_final + (1.0 - cfg->lr_final) * 0.5 *
+                                                        (1.0 + cos(ES__PI * t)));
+            }
+            es_optimizer_set_lr(opt, (float)lr);
+            for (int b = 0; b < B; b++) {
+                int bgex = e.bg_label >= 0 && es_rng_uniform(&e.rng) < cfg->background_fraction;
+                if ((rc = make_example(&e, x + (size_t)b * per_ex, &labels[b], bgex)) < 0)
+                    goto out;
+            }
+            es_net_zero_grad(net);
+            if ((rc = es_net_forward(net, x, B, ES_MODE_TRAIN)) < 0 ||
+                (rc = es_net_backward(net, labels, cw, &loss)) < 0)
+                goto out;
+            if (cfg->clip_norm > 0.0f && (rc = es_net_clip_grad_norm(net, cfg->clip_norm, NULL)) < 0)
+                goto out;
+            if ((rc = es_optimizer_step(opt)) < 0) goto out;
+            z = es_net_output(net);
+            for (int b = 0; b < B; b++) {
+                int top = 0;
+                for (int k = 1; k < e.K; k++)
+                    if (z[b * e.K + k] > z[b * e.K + top]) top = k;
+                correct += top == labels[b];
+            }
+            seen += B;
+            loss_sum += loss;
+            p.step = s + 1;
+            p.loss = (float)(loss_sum / (double)(s + 1));
+            p.train_acc = (float)correct / (float)seen;
+            p.seconds = now_s() - t0;
+            if (cb) cb(user, &p, 0);
+        }
+        if ((rc = es_model_set_weights(model, net)) < 0) goto out;
+        if (val.n > 0) {
+            if ((rc = validate(model, val, &p.val_acc)) < 0) goto out;
+            if (p.val_acc > best_acc) {
+                best_acc = p.val_acc;
+                p.best = 1;
+                if (best && (rc = es_model_set_weights(best, es_model_weights(model))) < 0) goto out;
+            }
+        } else if (best && (rc = es_model_set_weights(best, es_model_weights(model))) < 0) {
+            goto out; /* nothing held out: the best is the last */
+        }
+        p.seconds = now_s() - t0;
+        if (cb) cb(user, &p, 1);
+    }
+out:
+    es_optimizer_free(opt);
+    es_net_free(net);
+    es_features_free(e.fx);
+    es__free(e.wave);
+    es__free(e.ws);
+    es__free(x);
+    es__free(labels);
+    es__free(cw);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* earshot/augment.h — on-the-fly augmentation for training.
+ *
+ *   es_rng rng;  es_rng_seed(&rng, 1);
+ *   es_augment aug = es_augment_defaults();
+ *   es_augment_wave(&aug, &rng, window, clip_n, x, n, noise, n_noise, ws);  // a window from a clip
+ *   es_features_compute(fx, window, clip_n, matrix, T);
+ *   es_augment_spec(&aug, &rng, matrix, F, T);                         // masks
+ *
+ * Waveform: the clip is placed at a random offset in the window (or a random
+ * crop of a longer clip is taken), its speed (and with it its pitch) changed
+ * by resampling, its gain changed, and noise mixed in at a random SNR.
+ * Features: time and frequency masks as torchaudio's TimeMasking and
+ * FrequencyMasking (a mask's width is uniform below min(max_width,
+ * p·length)), filled with the matrix's mean so a mask reads as "nothing
+ * here" rather than as a loud band.
+ */
+#ifndef EARSHOT_AUGMENT_H
+#define EARSHOT_AUGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    uint64_t s;
+} es_rng;
+
+void es_rng_seed(es_rng *r, uint64_t seed);
+uint64_t es_rng_next(es_rng *r);
+/* Uniform in [0, 1). */
+double es_rng_uniform(es_rng *r);
+/* Uniform integer in [0, n). */
+size_t es_rng_below(es_rng *r, size_t n);
+/* Standard normal. */
+double es_rng_normal(es_rng *r);
+
+typedef struct {
+    double shift;                 /* 0: clips start at 0; 1: anywhere in the window */
+    double gain_db;               /* gain uniform in ±gain_db */
+    double speed_p, speed_min, speed_max;  /* probability and range of a speed change */
+    double noise_p, snr_min, snr_max;      /* probability and SNR range (dB) of noise */
+    int time_masks, time_mask_width;       /* masks per example, max width (frames) */
+    double time_mask_p;                    /* max fraction of the frames one mask covers */
+    int freq_masks, freq_mask_width;       /* masks per example, max width (bins) */
+} es_augment;
+
+/* No augmentation at all (what validation uses). */
+es_augment es_augment_none(void);
+
+/* Scratch (floats) es_augment_wave needs for windows of clip_n samples,
+ * whatever the clip's length. */
+size_t es_augment_scratch(const es_augment *a, size_t clip_n);
+
+/* out[clip_n]: one training window from clip x[n]. noise[n_noise] (may be
+ * NULL: white noise is generated) is the noise source. ws: scratch of
+ * es_augment_scratch floats. rate: samples per second of everything. */
+int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, const float *x,
+                    size_t n, const float *noise, size_t n_noise, float *ws, int rate);
+
+/* Masks in place on an [F, T] feature matrix. */
+void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T);
+
+/* Synthetic backgrounds: kind 0 silence (a faint dither), 1 white, 2 pink,
+ * 3 brown noise, at level_db dBFS RMS. */
+void es_noise(es_rng *r, float *out, size_t n, int kind, double level_db);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

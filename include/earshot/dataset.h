@@ -1,0 +1,62 @@
+/* earshot/dataset.h — labelled audio clips for training and evaluation.
+ *
+ *   es_dataset *ds;
+ *   es_dataset_scan(&ds, "../shared/data/fsdd", "^([0-9])_", "^[0-9]_([a-z]+)_");
+ *   es_dataset_load(ds, 8000);                 // every clip, mono, at 8 kHz
+ *   for (size_t i = 0; i < es_dataset_size(ds); i++) {
+ *       const es_clip *c = es_dataset_clip(ds, i);   // c->label, c->group, c->x, c->n
+ *   }
+ *   es_dataset_free(ds);
+ *
+ * A clip's label is the first capture group of the label regex (POSIX
+ * extended) on its file name, or the label column of a CSV manifest; the
+ * group (a speaker, a recording session) the first capture group of the
+ * group regex, so validation can hold out whole groups. Labels and groups
+ * are numbered in sorted order of their names.
+ */
+#ifndef EARSHOT_DATASET_H
+#define EARSHOT_DATASET_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *path;   /* as found */
+    int label;          /* index into the label names */
+    int group;          /* index into the group names; 0 without a group regex */
+    const float *x;     /* [n] samples after es_dataset_load, else NULL */
+    size_t n;
+} es_clip;
+
+typedef struct es_dataset es_dataset;
+
+/* Every audio file (.wav .flac .ogg) directly in dir whose name matches the
+ * label regex; files that do not match are skipped and counted. */
+int es_dataset_scan(es_dataset **ds, const char *dir, const char *label_regex,
+                    const char *group_regex);
+
+/* A CSV manifest of path,label lines (a header line "path,label" is
+ * skipped; relative paths are relative to the manifest's folder). */
+int es_dataset_from_csv(es_dataset **ds, const char *csv, const char *group_regex);
+
+/* Reads every clip, mixes it to mono and resamples it to rate. */
+int es_dataset_load(es_dataset *ds, int rate);
+
+void es_dataset_free(es_dataset *ds);
+
+size_t es_dataset_size(const es_dataset *ds);
+const es_clip *es_dataset_clip(const es_dataset *ds, size_t i);
+int es_dataset_num_labels(const es_dataset *ds);
+const char *es_dataset_label(const es_dataset *ds, int i);
+int es_dataset_num_groups(const es_dataset *ds);
+const char *es_dataset_group(const es_dataset *ds, int i);
+/* Files scanned whose names the label regex did not match. */
+size_t es_dataset_skipped(const es_dataset *ds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
