@@ -37,6 +37,7 @@ int cli_split_list(char *list, char **out, int max);
 int cmd_features(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"classify", cmd_classify, "print the most likely label of audio files"},
     {"train", cmd_train, "train a model from a recipe and labelled audio"},
     {"eval", cmd_eval, "accuracy, per-class precision/recall and confusion of a model"},
+    {"inspect", cmd_inspect, "draw waveform, spectrum, spectrogram and mel spectrogram (PNG)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
