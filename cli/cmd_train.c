@@ -8,6 +8,7 @@
 #include "earshot/error.h"
 #include "earshot/train.h"
 #include "recipe.h"
+#include "report.h"
 
 static const char help[] =
     "usage: earshot train --config RECIPE.cfg --out MODEL.safetensors [options]\n"
@@ -29,17 +30,22 @@ static const char help[] =
     "  -e, --epochs N          override train.epochs\n"
     "  -t, --threads N         training threads (default: all cores)\n"
     "  -s, --seed N            override train.seed\n"
+    "  -r, --report DIR        write DIR/train.jsonl (one line per epoch), DIR/curves.png\n"
+    "                          (loss and accuracy) and DIR/confusion.png (held-out groups)\n"
     "  -q, --quiet             no progress, only the result line\n"
     "  -h, --help              this text\n";
 
 typedef struct {
     int tty, quiet;
+    FILE *log;                 /* --report: one JSON object per epoch */
+    float *loss, *train_acc, *val_acc; /* [epochs] for the curves */
+    int epochs_seen;
 } progress;
 
 static void on_progress(void *user, const es_train_progress *p, int epoch_end) {
     progress *pr = user;
-    if (pr->quiet) return;
     if (!epoch_end) {
+        if (pr->quiet) return;
         double done = ((p->epoch - 1) * (double)p->steps + (double)p->step) /
                       ((double)p->epochs * (double)p->steps);
         double eta = done > 0 ? p->seconds * (1.0 - done) / done : 0;
@@ -50,6 +56,23 @@ static void on_progress(void *user, const es_train_progress *p, int epoch_end) {
                 (double)p->train_acc, (int)eta / 60, (int)eta % 60);
         return;
     }
+    if (pr->log) {
+        fprintf(pr->log, "{\"epoch\":%d,\"loss\":%.6f,\"train_acc\":%.6f,\"val_acc\":", p->epoch,
+                (double)p->loss, (double)p->train_acc);
+        if (p->val_acc >= 0)
+            fprintf(pr->log, "%.6f", (double)p->val_acc);
+        else
+            fputs("null", pr->log);
+        fprintf(pr->log, ",\"best\":%s,\"seconds\":%.2f}\n", p->best ? "true" : "false", p->seconds);
+        fflush(pr->log);
+    }
+    if (pr->loss && p->epoch <= p->epochs) {
+        pr->loss[p->epoch - 1] = p->loss;
+        pr->train_acc[p->epoch - 1] = p->train_acc;
+        pr->val_acc[p->epoch - 1] = p->val_acc;
+        pr->epochs_seen = p->epoch;
+    }
+    if (pr->quiet) return;
     if (pr->tty) fputc('\r', stderr);
     fprintf(stderr, "epoch %d/%d loss %.4f train_acc %.3f", p->epoch, p->epochs, (double)p->loss,
             (double)p->train_acc);
@@ -66,13 +89,14 @@ int cmd_train(int argc, char **argv) {
         {"background", required_argument, NULL, 'b'}, {"epochs", required_argument, NULL, 'e'},
         {"threads", required_argument, NULL, 't'}, {"seed", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"report", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *out = NULL, *last = NULL, *dir = NULL, *manifest = NULL,
-               *label_re = NULL, *group_re = NULL, *bg_extra = NULL;
+               *label_re = NULL, *group_re = NULL, *bg_extra = NULL, *report = NULL;
     char *val_list = NULL, err[1024], *endp;
     int opt, status = CLI_FAIL, epochs = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), seed = -1;
-    progress pr = {isatty(2), 0};
+    progress pr = {isatty(2), 0, NULL, NULL, NULL, NULL, 0};
     recipe r;
     es_model *model = NULL, *best = NULL;
     es_dataset *ds = NULL, *bg[RECIPE_MAX_LIST + 1];
@@ -83,7 +107,7 @@ int cmd_train(int argc, char **argv) {
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:o:d:l:g:v:b:e:t:s:qh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:o:d:l:g:v:b:e:t:s:r:qh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 'o': out = optarg; break;
@@ -109,6 +133,7 @@ int cmd_train(int argc, char **argv) {
             break;
         }
         case 'q': pr.quiet = 1; break;
+        case 'r': report = optarg; break;
         case 'h': fputs(help, stdout); return CLI_OK;
         default: return cli_bad_option("train", opt, argv, longopts);
         }
@@ -175,6 +200,19 @@ int cmd_train(int argc, char **argv) {
         }
         bg[n_bg++] = d;
     }
+    if (report) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/train.jsonl", report);
+        pr.log = fopen(path, "w");
+        pr.loss = calloc((size_t)r.train.epochs, sizeof *pr.loss);
+        pr.train_acc = calloc((size_t)r.train.epochs, sizeof *pr.train_acc);
+        pr.val_acc = calloc((size_t)r.train.epochs, sizeof *pr.val_acc);
+        if (!pr.log || !pr.loss || !pr.train_acc || !pr.val_acc) {
+            cli_error("train", "--report: cannot write '%s' (does the folder exist?)", path);
+            status = CLI_USAGE;
+            goto out;
+        }
+    }
     if (!pr.quiet)
         fprintf(stderr, "train: %zu clips for training, %zu held out (%d groups), %d labels, %d threads\n",
                 n_tr, n_val, n_val_names, r.n_labels, r.train.threads);
@@ -190,12 +228,30 @@ int cmd_train(int argc, char **argv) {
         for (int k = 0; conf && k < K; k++) correct += conf[k * K + k];
         printf("validation accuracy %.4f (%d of %d) on held-out groups; wrote %s\n",
                n > 0 ? (double)correct / n : 0.0, correct, n, out);
+        if (report && conf && n > 0) {
+            char path[4200], title[128];
+            snprintf(path, sizeof path, "%s/confusion.png", report);
+            snprintf(title, sizeof title, "held-out groups: accuracy %.4f (%d of %d)",
+                     (double)correct / n, correct, n);
+            if (report_confusion(path, best, conf, title) < 0)
+                cli_error("train", "--report: cannot write '%s'", path);
+        }
         free(conf);
     } else {
         printf("trained on every clip (nothing held out); wrote %s\n", out);
     }
+    if (report) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/curves.png", report);
+        if (report_curves(path, pr.loss, pr.train_acc, pr.val_acc, pr.epochs_seen) < 0)
+            cli_error("train", "--report: cannot write '%s'", path);
+    }
     status = CLI_OK;
 out:
+    if (pr.log) fclose(pr.log);
+    free(pr.loss);
+    free(pr.train_acc);
+    free(pr.val_acc);
     free(val_idx);
     free(tr_idx);
     es_dataset_free(ds);

@@ -13,7 +13,9 @@ fi
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
 cd "$SRC" || exit 1
 start=$(date +%s)
-if ! "$ES" train --config tests/recipes/tiny-digits.cfg --out "$T/m.safetensors" --quiet >"$T/out" 2>"$T/err"; then
+mkdir "$T/report"
+if ! "$ES" train --config tests/recipes/tiny-digits.cfg --out "$T/m.safetensors" --report "$T/report" \
+     --quiet >"$T/out" 2>"$T/err"; then
   echo "FAIL: train: $(cat "$T/err")"; exit 1
 fi
 secs=$(( $(date +%s) - start ))
@@ -29,5 +31,11 @@ awk -v a="$acc" 'BEGIN { exit !(a >= 0.6) }' || { echo "FAIL: accuracy $acc is n
 awk -v a="$acc" -v b="$eacc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 0.001) }' || {
   echo "FAIL: train says $acc, eval says $eacc"; fails=1; }
 grep -q '"labels":\["0","1","2"\]' "$T/eval" || { echo "FAIL: eval labels: $(cat "$T/eval")"; fails=1; }
+# the report: one JSON line per epoch, and two PNG figures
+[ "$(grep -c '^{"epoch":[0-9]*,"loss":[0-9.]*,"train_acc":[0-9.]*,"val_acc":[0-9.]*,"best":\(true\|false\),' "$T/report/train.jsonl")" -eq 10 ] || {
+  echo "FAIL: train.jsonl: $(head -2 "$T/report/train.jsonl")"; fails=1; }
+for f in curves confusion; do
+  [ "$(head -c 4 "$T/report/$f.png" | od -An -tx1 | tr -d ' \n')" = "89504e47" ] || { echo "FAIL: $f.png"; fails=1; }
+done
 [ "$fails" -eq 0 ] && echo "train_smoke: 1 passed, 0 failed" || echo "train_smoke: 0 passed, 1 failed"
 exit $fails
