@@ -174,6 +174,7 @@ oom:
 done:
     if (cr) cairo_destroy(cr);
     if (s) cairo_surface_destroy(s);
+    plot_done();
     free(wave);
     free(avg);
     free(spec.m);

@@ -8,6 +8,7 @@
 #include "earshot/error.h"
 #include "earshot/train.h"
 #include "recipe.h"
+#include "plot.h"
 #include "report.h"
 
 static const char help[] =
@@ -245,6 +246,7 @@ int cmd_train(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/curves.png", report);
         if (report_curves(path, pr.loss, pr.train_acc, pr.val_acc, pr.epochs_seen) < 0)
             cli_error("train", "--report: cannot write '%s'", path);
+        plot_done();
     }
     status = CLI_OK;
 out:

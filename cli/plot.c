@@ -140,6 +140,8 @@ static cairo_status_t write_chunk(void *closure, const unsigned char *data, unsi
     return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
+void plot_done(void) { cairo_debug_reset_static_data(); }
+
 int plot_write_png(cairo_surface_t *s, const char *path) {
     char tmp[4200];
     FILE *f;

@@ -24,6 +24,10 @@ void plot_line(cairo_t *cr, const plot_panel *p, const float *y, size_t n, doubl
 void plot_heatmap(cairo_t *cr, const plot_panel *p, const float *m, size_t rows, size_t cols,
                   double vmin, double vmax, const char *clabel);
 
+/* Releases cairo's caches once every surface is destroyed (for leak
+ * checkers; the process is about to end anyway). */
+void plot_done(void);
+
 /* Writes the surface as PNG atomically (temporary file, rename). 0 or -1. */
 int plot_write_png(cairo_surface_t *s, const char *path);
 
