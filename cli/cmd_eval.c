@@ -90,6 +90,11 @@ int cmd_eval(int argc, char **argv) {
             status = CLI_USAGE;
             goto out;
         }
+        if (rc < 0) {
+            cli_error("eval", "out of memory");
+            status = CLI_FAIL;
+            goto out;
+        }
         split = (es_split){ds, sel, n_sel};
     }
     K = es_model_num_labels(m);

@@ -2,11 +2,12 @@
  * rather look at than read. */
 #include "plot.h"
 
+#include "earshot/file.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A "nice" tick step (1, 2 or 5 × 10^k) giving about n ticks over span. */
 static double tick_step(double span, int n) {
@@ -136,25 +137,32 @@ void plot_heatmap(cairo_t *cr, const plot_panel *p, const float *m, size_t rows,
     text(cr, bar.x, bar.y - 6, clabel, 0.0, 1.0);
 }
 
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+} png_buf;
+
 static cairo_status_t write_chunk(void *closure, const unsigned char *data, unsigned int len) {
-    return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+    png_buf *b = closure;
+    if (b->len + len > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 65536) + len;
+        unsigned char *d = realloc(b->data, cap);
+        if (!d) return CAIRO_STATUS_NO_MEMORY;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return CAIRO_STATUS_SUCCESS;
 }
 
 void plot_done(void) { cairo_debug_reset_static_data(); }
 
 int plot_write_png(cairo_surface_t *s, const char *path) {
-    char tmp[4200];
-    FILE *f;
-    int ok;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return -1;
-    f = fopen(tmp, "wb");
-    if (!f) return -1;
-    ok = cairo_surface_write_to_png_stream(s, write_chunk, f) == CAIRO_STATUS_SUCCESS;
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    png_buf b = {NULL, 0, 0};
+    int rc = -1;
+    if (cairo_surface_write_to_png_stream(s, write_chunk, &b) == CAIRO_STATUS_SUCCESS)
+        rc = es_write_file_atomic(path, b.data, b.len) < 0 ? -1 : 0;
+    free(b.data);
+    return rc;
 }

@@ -28,7 +28,7 @@ void plot_heatmap(cairo_t *cr, const plot_panel *p, const float *m, size_t rows,
  * checkers; the process is about to end anyway). */
 void plot_done(void);
 
-/* Writes the surface as PNG atomically (temporary file, rename). 0 or -1. */
+/* Writes the surface as PNG atomically (es_write_file_atomic). 0 or -1. */
 int plot_write_png(cairo_surface_t *s, const char *path);
 
 #endif

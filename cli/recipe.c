@@ -46,18 +46,66 @@ static int to_json(const config_setting_t *s, char *buf, size_t size, size_t *le
     return *len < size ? 0 : -1;
 }
 
-static int get_int(const config_setting_t *g, const char *name, int def) {
-    int v;
-    return g && config_setting_lookup_int(g, name, &v) ? v : def;
+/* Where a recipe is read from, and the first error found in it. */
+typedef struct {
+    const char *path;
+    char *err;
+    size_t errlen;
+    int bad;
+} reader;
+
+static void fail_at(reader *rd, const config_setting_t *s, const char *fmt, const char *a,
+                    const char *b) {
+    if (rd->bad) return;
+    rd->bad = 1;
+    snprintf(rd->err, rd->errlen, "%s:%d: ", rd->path, s ? config_setting_source_line(s) : 0);
+    snprintf(rd->err + strlen(rd->err), rd->errlen - strlen(rd->err), fmt, a, b);
 }
 
-static double get_num(const config_setting_t *g, const char *name, double def) {
-    double v;
-    int iv;
-    if (!g) return def;
-    if (config_setting_lookup_float(g, name, &v)) return v;
-    if (config_setting_lookup_int(g, name, &iv)) return iv;
+/* A setting that is present but not a number is an error, never a silent
+ * default. */
+static int get_int(reader *rd, const config_setting_t *g, const char *name, int def) {
+    const config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+    if (!s) return def;
+    if (config_setting_type(s) != CONFIG_TYPE_INT) {
+        fail_at(rd, s, "'%s.%s' must be an integer", config_setting_name(g), name);
+        return def;
+    }
+    return config_setting_get_int(s);
+}
+
+static double get_num(reader *rd, const config_setting_t *g, const char *name, double def) {
+    const config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+    if (!s) return def;
+    if (config_setting_type(s) == CONFIG_TYPE_FLOAT) return config_setting_get_float(s);
+    if (config_setting_type(s) == CONFIG_TYPE_INT) return config_setting_get_int(s);
+    fail_at(rd, s, "'%s.%s' must be a number", config_setting_name(g), name);
     return def;
+}
+
+static int get_bool(reader *rd, const config_setting_t *g, const char *name, int def) {
+    const config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+    if (!s) return def;
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        fail_at(rd, s, "'%s.%s' must be true or false", config_setting_name(g), name);
+        return def;
+    }
+    return config_setting_get_bool(s);
+}
+
+/* Every member of group g must be one of the NULL-terminated names: a
+ * misspelt setting is an error, not a default. */
+static void check_keys(reader *rd, const config_setting_t *g, const char *const *names) {
+    for (int i = 0; g && i < config_setting_length(g); i++) {
+        const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        const char *n = config_setting_name(m);
+        int ok = 0;
+        for (int k = 0; names[k] && !ok; k++) ok = strcmp(n, names[k]) == 0;
+        if (!ok) {
+            const char *gn = config_setting_name(g);
+            fail_at(rd, m, "unknown setting '%s' in '%s'", n, gn ? gn : "(top level)");
+        }
+    }
 }
 
 static int get_pair(const config_setting_t *l, const char *name, int def, int *h, int *w) {
@@ -82,8 +130,13 @@ static const char *bias_name(int bias, int i, char *buf) {
 
 /* The arch list with channel counts, flattened sizes and tensor names
  * inferred from the input shape, as JSON for es_arch_parse. */
-static int arch_json(const config_setting_t *arch, es_shape in, int n_labels, char *buf,
-                     size_t size, char *err, size_t errlen) {
+static int arch_json(reader *rd, const config_setting_t *arch, es_shape in, int n_labels,
+                     char *buf, size_t size, char *err, size_t errlen) {
+    static const char *const conv_keys[] = {"type", "out", "kernel", "stride", "padding", "bias", NULL};
+    static const char *const pool_keys[] = {"type", "kernel", "stride", NULL};
+    static const char *const lin_keys[] = {"type", "out", "bias", NULL};
+    static const char *const drop_keys[] = {"type", "p", NULL};
+    static const char *const bare_keys[] = {"type", NULL};
     size_t len = 0;
     int c = in.c, h = in.h, w = in.w, flat = 0, n = config_setting_length(arch);
     len += (size_t)snprintf(buf, size, "[");
@@ -97,12 +150,19 @@ static int arch_json(const config_setting_t *arch, es_shape in, int n_labels, ch
             return -1;
         }
         o[0] = '\0';
+        check_keys(rd, l, strcmp(type, "conv2d") == 0    ? conv_keys
+                          : strcmp(type, "linear") == 0  ? lin_keys
+                          : strcmp(type, "dropout") == 0 ? drop_keys
+                          : strstr(type, "pool2d") && strcmp(type, "global_avgpool") != 0
+                              ? pool_keys
+                              : bare_keys);
+        if (rd->bad) return -1;
         if (strcmp(type, "conv2d") == 0) {
             get_pair(l, "kernel", 3, &kh, &kw);
             get_pair(l, "stride", 1, &sh, &sw);
             get_pair(l, "padding", 0, &ph, &pw);
-            config_setting_lookup_bool(l, "bias", &bias);
-            out = get_int(l, "out", 0);
+            bias = get_bool(rd, l, "bias", 1);
+            out = get_int(rd, l, "out", 0);
             snprintf(o, sizeof o, "{\"type\":\"conv2d\",\"in\":%d,\"out\":%d,\"kernel\":[%d,%d],"
                      "\"stride\":[%d,%d],\"padding\":[%d,%d],\"weight\":\"layers.%d.weight\","
                      "\"bias\":%s}", c, out, kh, kw, sh, sw, ph, pw, i, bias_name(bias, i, bn));
@@ -133,10 +193,10 @@ static int arch_json(const config_setting_t *arch, es_shape in, int n_labels, ch
         } else if (strcmp(type, "relu") == 0) {
             snprintf(o, sizeof o, "{\"type\":\"relu\"}");
         } else if (strcmp(type, "dropout") == 0) {
-            snprintf(o, sizeof o, "{\"type\":\"dropout\",\"p\":%.17g}", get_num(l, "p", 0.5));
+            snprintf(o, sizeof o, "{\"type\":\"dropout\",\"p\":%.17g}", get_num(rd, l, "p", 0.5));
         } else if (strcmp(type, "linear") == 0) {
-            out = get_int(l, "out", n_labels);
-            config_setting_lookup_bool(l, "bias", &bias);
+            out = get_int(rd, l, "out", n_labels);
+            bias = get_bool(rd, l, "bias", 1);
             if (!flat) {
                 snprintf(err, errlen, "line %d: arch layer %d (linear) needs a flatten before it",
                          config_setting_source_line(l), i);
@@ -150,6 +210,7 @@ static int arch_json(const config_setting_t *arch, es_shape in, int n_labels, ch
                      config_setting_source_line(l), i, type);
             return -1;
         }
+        if (rd->bad) return -1;
         if (h < 1 || w < 1) {
             snprintf(err, errlen, "line %d: arch layer %d (%s) shrinks the input below 1x1",
                      config_setting_source_line(l), i, type);
@@ -189,6 +250,20 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
     size_t len = 0;
     int bg = 0, rc = -1;
     es_shape in;
+    reader rd = {path, err, errlen, 0};
+    static const char *const top_keys[] = {"model", "data", "train", "augment", NULL};
+    static const char *const model_keys[] = {"labels", "background", "features", "arch", NULL};
+    static const char *const data_keys[] = {"dir", "manifest", "label_regex", "group_regex",
+                                            "val_groups", "background_dirs", NULL};
+    static const char *const train_keys[] = {
+        "epochs", "batch", "optimizer", "lr", "weight_decay", "momentum", "clip_norm",
+        "lr_final", "warmup_epochs", "seed", "background_fraction", "balance", NULL};
+    static const char *const aug_keys[] = {"shift", "gain_db", "speed", "noise", "time_mask",
+                                           "freq_mask", NULL};
+    static const char *const speed_keys[] = {"p", "min", "max", NULL};
+    static const char *const noise_keys[] = {"p", "snr_min", "snr_max", NULL};
+    static const char *const tmask_keys[] = {"count", "width", "p", NULL};
+    static const char *const fmask_keys[] = {"count", "width", NULL};
 
     memset(r, 0, sizeof *r);
     config_init(&cfg);
@@ -200,18 +275,21 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
                      config_error_text(&cfg));
         goto out;
     }
+    check_keys(&rd, config_root_setting(&cfg), top_keys);
     model = config_lookup(&cfg, "model");
-    if (!model || !config_setting_is_group(model)) {
+    if (!rd.bad && (!model || !config_setting_is_group(model))) {
         snprintf(err, errlen, "%s: no 'model' group", path);
         goto out;
     }
+    check_keys(&rd, model, model_keys);
+    bg = get_bool(&rd, model, "background", 0);
+    if (rd.bad) goto out;
     strlist(config_setting_get_member(model, "labels"), r->labels, &r->n_labels, ES_MAX_LABELS - 1);
     if (r->n_labels == 0) {
         snprintf(err, errlen, "%s:%d: model.labels must list the classes", path,
                  config_setting_source_line(model));
         goto out;
     }
-    config_setting_lookup_bool(model, "background", &bg);
     if (bg) r->labels[r->n_labels++] = strdup(ES_BACKGROUND_LABEL);
     s = config_setting_get_member(model, "features");
     if (!s || to_json(s, json, sizeof json, &len) < 0 ||
@@ -237,13 +315,14 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: model.arch must be a list of layers", path);
         goto out;
     }
-    if (arch_json(s, in, r->n_labels, json, sizeof json, err, errlen) < 0) goto out;
+    if (arch_json(&rd, s, in, r->n_labels, json, sizeof json, err, errlen) < 0) goto out;
     if (es_arch_parse(json, path, &r->layers, &r->n_layers) < 0) {
         snprintf(err, errlen, "%s", es_errmsg());
         goto out;
     }
 
     data = config_lookup(&cfg, "data");
+    check_keys(&rd, data, data_keys);
     if (data) {
         if (config_setting_lookup_string(data, "dir", &str)) snprintf(r->data_dir, sizeof r->data_dir, "%s", str);
         if (config_setting_lookup_string(data, "manifest", &str)) snprintf(r->manifest, sizeof r->manifest, "%s", str);
@@ -256,6 +335,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
 
     r->train = es_train_defaults();
     train = config_lookup(&cfg, "train");
+    check_keys(&rd, train, train_keys);
     if (train) {
         es_train_config *t = &r->train;
         if (config_setting_lookup_string(train, "optimizer", &str)) {
@@ -269,49 +349,75 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
             }
             t->opt = es_opt_defaults(k);
         }
-        t->epochs = get_int(train, "epochs", t->epochs);
-        t->batch = get_int(train, "batch", t->batch);
-        t->opt.lr = (float)get_num(train, "lr", t->opt.lr);
-        t->opt.weight_decay = (float)get_num(train, "weight_decay", t->opt.weight_decay);
-        t->opt.momentum = (float)get_num(train, "momentum", t->opt.momentum);
-        t->clip_norm = (float)get_num(train, "clip_norm", t->clip_norm);
-        t->lr_final = get_num(train, "lr_final", t->lr_final);
-        t->warmup_epochs = get_int(train, "warmup_epochs", t->warmup_epochs);
-        t->seed = (uint64_t)get_int(train, "seed", (int)t->seed);
-        t->background_fraction = get_num(train, "background_fraction", t->background_fraction);
-        config_setting_lookup_bool(train, "balance", &t->balance);
-        if (t->epochs < 1 || t->batch < 1 || !(t->opt.lr > 0.0f)) {
-            snprintf(err, errlen, "%s:%d: train.epochs, train.batch and train.lr must be positive",
-                     path, config_setting_source_line(train));
+        t->epochs = get_int(&rd, train, "epochs", t->epochs);
+        t->batch = get_int(&rd, train, "batch", t->batch);
+        t->opt.lr = (float)get_num(&rd, train, "lr", t->opt.lr);
+        t->opt.weight_decay = (float)get_num(&rd, train, "weight_decay", t->opt.weight_decay);
+        t->opt.momentum = (float)get_num(&rd, train, "momentum", t->opt.momentum);
+        t->clip_norm = (float)get_num(&rd, train, "clip_norm", t->clip_norm);
+        t->lr_final = get_num(&rd, train, "lr_final", t->lr_final);
+        t->warmup_epochs = get_int(&rd, train, "warmup_epochs", t->warmup_epochs);
+        t->seed = (uint64_t)get_int(&rd, train, "seed", (int)t->seed);
+        t->background_fraction = get_num(&rd, train, "background_fraction", t->background_fraction);
+        t->balance = get_bool(&rd, train, "balance", t->balance);
+        if (rd.bad) goto out;
+        if (t->epochs < 1 || t->batch < 1 || !(t->opt.lr > 0.0f) || t->opt.weight_decay < 0.0f ||
+            t->opt.momentum < 0.0f || t->clip_norm < 0.0f || t->warmup_epochs < 0 ||
+            !(t->lr_final >= 0.0 && t->lr_final <= 1.0) ||
+            !(t->background_fraction >= 0.0 && t->background_fraction < 1.0)) {
+            snprintf(err, errlen, "%s:%d: train: epochs, batch and lr must be positive; "
+                     "weight_decay, momentum, clip_norm, warmup_epochs at least 0; lr_final in "
+                     "[0, 1]; background_fraction in [0, 1)", path,
+                     config_setting_source_line(train));
             goto out;
         }
     }
     aug = config_lookup(&cfg, "augment");
+    check_keys(&rd, aug, aug_keys);
     if (aug) {
         es_augment *a = &r->train.aug;
         const config_setting_t *g;
-        a->shift = get_num(aug, "shift", 0.0);
-        a->gain_db = get_num(aug, "gain_db", 0.0);
+        check_keys(&rd, config_setting_get_member(aug, "speed"), speed_keys);
+        check_keys(&rd, config_setting_get_member(aug, "noise"), noise_keys);
+        check_keys(&rd, config_setting_get_member(aug, "time_mask"), tmask_keys);
+        check_keys(&rd, config_setting_get_member(aug, "freq_mask"), fmask_keys);
+        a->shift = get_num(&rd, aug, "shift", 0.0);
+        a->gain_db = get_num(&rd, aug, "gain_db", 0.0);
         if ((g = config_setting_get_member(aug, "speed"))) {
-            a->speed_p = get_num(g, "p", 0.0);
-            a->speed_min = get_num(g, "min", 1.0);
-            a->speed_max = get_num(g, "max", 1.0);
+            a->speed_p = get_num(&rd, g, "p", 0.0);
+            a->speed_min = get_num(&rd, g, "min", 1.0);
+            a->speed_max = get_num(&rd, g, "max", 1.0);
         }
         if ((g = config_setting_get_member(aug, "noise"))) {
-            a->noise_p = get_num(g, "p", 0.0);
-            a->snr_min = get_num(g, "snr_min", 10.0);
-            a->snr_max = get_num(g, "snr_max", 30.0);
+            a->noise_p = get_num(&rd, g, "p", 0.0);
+            a->snr_min = get_num(&rd, g, "snr_min", 10.0);
+            a->snr_max = get_num(&rd, g, "snr_max", 30.0);
         }
         if ((g = config_setting_get_member(aug, "time_mask"))) {
-            a->time_masks = get_int(g, "count", 1);
-            a->time_mask_width = get_int(g, "width", 10);
-            a->time_mask_p = get_num(g, "p", 1.0);
+            a->time_masks = get_int(&rd, g, "count", 1);
+            a->time_mask_width = get_int(&rd, g, "width", 10);
+            a->time_mask_p = get_num(&rd, g, "p", 1.0);
         }
         if ((g = config_setting_get_member(aug, "freq_mask"))) {
-            a->freq_masks = get_int(g, "count", 1);
-            a->freq_mask_width = get_int(g, "width", 8);
+            a->freq_masks = get_int(&rd, g, "count", 1);
+            a->freq_mask_width = get_int(&rd, g, "width", 8);
+        }
+        if (rd.bad) goto out;
+        /* speed factors go to the resampler as rates: keep them sane */
+        if (!(a->shift >= 0.0 && a->shift <= 1.0) || a->gain_db < 0.0 ||
+            !(a->speed_p >= 0.0 && a->speed_p <= 1.0) ||
+            !(a->speed_min >= 0.5 && a->speed_min <= a->speed_max && a->speed_max <= 2.0) ||
+            !(a->noise_p >= 0.0 && a->noise_p <= 1.0) || !(a->snr_min <= a->snr_max) ||
+            a->time_masks < 0 || a->time_mask_width < 0 ||
+            !(a->time_mask_p >= 0.0 && a->time_mask_p <= 1.0) || a->freq_masks < 0 ||
+            a->freq_mask_width < 0) {
+            snprintf(err, errlen, "%s:%d: augment: shift and the probabilities p must be in "
+                     "[0, 1], speed 0.5 <= min <= max <= 2, snr_min <= snr_max, counts and "
+                     "widths at least 0", path, config_setting_source_line(aug));
+            goto out;
         }
     }
+    if (rd.bad) goto out;
     rc = 0;
 out:
     config_destroy(&cfg);

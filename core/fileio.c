@@ -1,6 +1,8 @@
 /* core/fileio.c — atomic replacement of files and whole-file reads. */
 #include "fileio.h"
 
+#include "earshot/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -131,4 +133,16 @@ int es__read_file(const char *path, size_t max_bytes, char **data, size_t *len) 
     *data = buf;
     *len = n;
     return 0;
+}
+
+int es_write_file_atomic(const char *path, const void *data, size_t n) {
+    char *tmp;
+    FILE *fp;
+    int rc = es__atomic_open(path, &tmp, &fp);
+    if (rc < 0) return rc;
+    if (n && fwrite(data, 1, n, fp) != n) {
+        es__atomic_abort(tmp, fp);
+        return es__fail(ES_EIO, "cannot write '%s'", path);
+    }
+    return es__atomic_commit(path, tmp, fp);
 }

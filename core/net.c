@@ -474,8 +474,6 @@ typedef struct {
     int B, train;
 } par_ctx;
 
-static size_t per_sample(es_shape s) { return numel(s); }
-
 static const float *conv_bias(es_net *net, const layer *L) {
     return L->defer_bias ? NULL : tdata(net, L->t_b);
 }
@@ -483,7 +481,7 @@ static const float *conv_bias(es_net *net, const layer *L) {
 static void par_conv_forward(void *p, int b, int t) {
     par_ctx *c = p;
     layer *L = c->L;
-    es__conv2d_forward(c->y + (size_t)b * per_sample(L->out), c->x + (size_t)b * per_sample(L->in),
+    es__conv2d_forward(c->y + (size_t)b * numel(L->out), c->x + (size_t)b * numel(L->in),
                        tdata(c->net, L->t_w), conv_bias(c->net, L),
                        c->net->tcol + (size_t)t * c->net->col_per_thread, &L->g, 1, L->spec.out);
 }
@@ -494,16 +492,16 @@ static void par_conv_backward(void *p, int b, int t) {
     es_net *net = c->net;
     size_t nw = net->tensors[L->t_w].numel;
     float *acc = net->tacc + (size_t)t * net->acc_per_thread;
-    es__conv2d_backward(c->dx ? c->dx + (size_t)b * per_sample(L->in) : NULL, acc,
-                        L->t_b >= 0 ? acc + nw : NULL, c->dy + (size_t)b * per_sample(L->out),
-                        c->x + (size_t)b * per_sample(L->in), tdata(net, L->t_w),
+    es__conv2d_backward(c->dx ? c->dx + (size_t)b * numel(L->in) : NULL, acc,
+                        L->t_b >= 0 ? acc + nw : NULL, c->dy + (size_t)b * numel(L->out),
+                        c->x + (size_t)b * numel(L->in), tdata(net, L->t_w),
                         net->tcol + (size_t)t * net->col_per_thread, &L->g, 1, L->spec.out);
 }
 
 static void par_pool_forward(void *p, int b, int t) {
     par_ctx *c = p;
     layer *L = c->L;
-    size_t o = (size_t)b * per_sample(L->out), i = (size_t)b * per_sample(L->in);
+    size_t o = (size_t)b * numel(L->out), i = (size_t)b * numel(L->in);
     (void)t;
     if (L->spec.type == ES_LAYER_MAXPOOL2D) {
         es__maxpool2d_forward(c->y + o, L->argmax ? L->argmax + o : NULL, c->x + i, &L->g, 1);
@@ -518,7 +516,7 @@ static void par_pool_forward(void *p, int b, int t) {
 static void par_pool_backward(void *p, int b, int t) {
     par_ctx *c = p;
     layer *L = c->L;
-    size_t o = (size_t)b * per_sample(L->out), i = (size_t)b * per_sample(L->in);
+    size_t o = (size_t)b * numel(L->out), i = (size_t)b * numel(L->in);
     (void)t;
     if (L->spec.type == ES_LAYER_MAXPOOL2D)
         es__maxpool2d_backward(c->dx + i, c->dy + o, L->argmax + o, &L->g, 1);
