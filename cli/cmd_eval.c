@@ -7,10 +7,12 @@
 #include "cli.h"
 #include "earshot/error.h"
 #include "earshot/train.h"
+#include "recipe.h"
 
 static const char help[] =
     "usage: earshot eval --model MODEL --data DIR --label-regex RE [--json]\n"
     "       earshot eval --model MODEL --manifest CSV [--json]\n"
+    "       earshot eval --model MODEL --recipe RECIPE.cfg [--groups A,B] [--json]\n"
     "\n"
     "Classifies every clip as `earshot classify` does and reports accuracy,\n"
     "balanced accuracy, per-class precision and recall, and the confusion\n"
@@ -22,6 +24,8 @@ static const char help[] =
     "  -l, --label-regex RE    label = first capture group of RE on the file name\n"
     "      --manifest CSV      path,label lines instead of --data/--label-regex\n"
     "  -g, --group-regex RE    group = first capture group (with --groups)\n"
+    "  -r, --recipe FILE       data folder or manifest and the regexes from a\n"
+    "                          training recipe (flags override it)\n"
     "      --groups A,B        evaluate only clips of these groups\n"
     "  -j, --json              one JSON object: accuracy, balanced_accuracy, n, labels,\n"
     "                          confusion, per_class\n"
@@ -33,9 +37,11 @@ int cmd_eval(int argc, char **argv) {
         {"label-regex", required_argument, NULL, 'l'}, {"manifest", required_argument, NULL, 'M'},
         {"group-regex", required_argument, NULL, 'g'}, {"groups", required_argument, NULL, 'G'},
         {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+        {"recipe", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
-    const char *model_path = NULL, *dir = NULL, *label_re = NULL, *manifest = NULL, *group_re = NULL;
+    const char *model_path = NULL, *dir = NULL, *label_re = NULL, *manifest = NULL, *group_re = NULL,
+               *recipe_path = NULL;
     char *groups = NULL, *names[64];
     int json = 0, opt, status, K, n_names = 0, *conf = NULL, n, correct = 0;
     es_model *m = NULL;
@@ -43,11 +49,12 @@ int cmd_eval(int argc, char **argv) {
     size_t *sel = NULL, *rest = NULL, n_sel = 0, n_rest = 0;
     es_split split;
     double bal = 0.0;
-    int present = 0;
+    int present = 0, have_recipe = 0;
+    recipe r;
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":m:d:l:g:jh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":m:d:l:g:r:jh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'm': model_path = optarg; break;
         case 'd': dir = optarg; break;
@@ -56,6 +63,7 @@ int cmd_eval(int argc, char **argv) {
         case 'g': group_re = optarg; break;
         case 'G': groups = optarg; break;
         case 'j': json = 1; break;
+        case 'r': recipe_path = optarg; break;
         case 'h': fputs(help, stdout); return CLI_OK;
         default: return cli_bad_option("eval", opt, argv, longopts);
         }
@@ -68,14 +76,30 @@ int cmd_eval(int argc, char **argv) {
         cli_error("eval", "unexpected argument '%s'", argv[optind]);
         return CLI_USAGE;
     }
+    if (recipe_path) {
+        char err[1024];
+        if (recipe_load(&r, recipe_path, err, sizeof err) < 0) {
+            cli_error("eval", "%s", err);
+            return CLI_FAIL;
+        }
+        have_recipe = 1;
+        if (!dir && !manifest) {
+            dir = r.data_dir[0] ? r.data_dir : NULL;
+            manifest = r.manifest[0] ? r.manifest : NULL;
+        }
+        if (!label_re && r.label_regex[0]) label_re = r.label_regex;
+        if (!group_re && r.group_regex[0]) group_re = r.group_regex;
+    }
     if (groups && !group_re) {
         cli_error("eval", "--groups needs --group-regex");
-        return CLI_USAGE;
+        status = CLI_USAGE;
+        goto out;
     }
     es_blas_set_threads(1);
     if (es_model_load(&m, model_path) < 0) {
         cli_error("eval", "%s", es_errmsg());
-        return CLI_FAIL;
+        status = CLI_FAIL;
+        goto out;
     }
     status = cli_load_dataset("eval", dir, manifest, label_re, group_re,
                               es_model_features(m)->sample_rate, &ds);
@@ -166,5 +190,6 @@ out:
     free(rest);
     es_dataset_free(ds);
     es_model_free(m);
+    if (have_recipe) recipe_free(&r);
     return status;
 }

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -33,6 +35,10 @@ static const char help[] =
     "  -s, --seed N            override train.seed\n"
     "  -r, --report DIR        write DIR/train.jsonl (one line per epoch), DIR/curves.png\n"
     "                          (loss and accuracy) and DIR/confusion.png (held-out groups)\n"
+    "      --checkpoint FILE   write the run's state to FILE after every epoch\n"
+    "      --resume FILE       go on from a checkpoint of this same run (recipe, data,\n"
+    "                          epochs, seed); keeps checkpointing to FILE unless\n"
+    "                          --checkpoint says otherwise\n"
     "  -q, --quiet             no progress, only the result line\n"
     "  -h, --help              this text\n";
 
@@ -41,6 +47,7 @@ typedef struct {
     FILE *log;                 /* --report: one JSON object per epoch */
     float *loss, *train_acc, *val_acc; /* [epochs] for the curves */
     int epochs_seen;
+    float last_val_acc;
 } progress;
 
 static void on_progress(void *user, const es_train_progress *p, int epoch_end) {
@@ -67,6 +74,7 @@ static void on_progress(void *user, const es_train_progress *p, int epoch_end) {
         fprintf(pr->log, ",\"best\":%s,\"seconds\":%.2f}\n", p->best ? "true" : "false", p->seconds);
         fflush(pr->log);
     }
+    pr->last_val_acc = p->val_acc;
     if (pr->loss && p->epoch <= p->epochs) {
         pr->loss[p->epoch - 1] = p->loss;
         pr->train_acc[p->epoch - 1] = p->train_acc;
@@ -91,13 +99,15 @@ int cmd_train(int argc, char **argv) {
         {"threads", required_argument, NULL, 't'}, {"seed", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {"report", required_argument, NULL, 'r'},
+        {"checkpoint", required_argument, NULL, 'C'}, {"resume", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *out = NULL, *last = NULL, *dir = NULL, *manifest = NULL,
-               *label_re = NULL, *group_re = NULL, *bg_extra = NULL, *report = NULL;
+               *label_re = NULL, *group_re = NULL, *bg_extra = NULL, *report = NULL,
+               *checkpoint = NULL, *resume = NULL;
     char *val_list = NULL, err[1024], *endp;
     int opt, status = CLI_FAIL, epochs = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), seed = -1;
-    progress pr = {isatty(2), 0, NULL, NULL, NULL, NULL, 0};
+    progress pr = {isatty(2), 0, NULL, NULL, NULL, NULL, 0, -1.0f};
     recipe r;
     es_model *model = NULL, *best = NULL;
     es_dataset *ds = NULL, *bg[RECIPE_MAX_LIST + 1];
@@ -135,6 +145,8 @@ int cmd_train(int argc, char **argv) {
         }
         case 'q': pr.quiet = 1; break;
         case 'r': report = optarg; break;
+        case 'C': checkpoint = optarg; break;
+        case 'R': resume = optarg; break;
         case 'h': fputs(help, stdout); return CLI_OK;
         default: return cli_bad_option("train", opt, argv, longopts);
         }
@@ -154,6 +166,8 @@ int cmd_train(int argc, char **argv) {
     if (epochs) r.train.epochs = epochs;
     if (seed >= 0) r.train.seed = (uint64_t)seed;
     r.train.threads = threads < 1 ? 1 : threads;
+    r.train.resume = resume;
+    r.train.checkpoint = checkpoint ? checkpoint : resume;
     /* the engine's threads split each batch; OpenBLAS runs single-threaded inside them */
     es_blas_set_threads(1);
     if (!dir && !manifest) dir = r.data_dir, manifest = r.manifest;
@@ -204,12 +218,18 @@ int cmd_train(int argc, char **argv) {
     if (report) {
         char path[4200];
         snprintf(path, sizeof path, "%s/train.jsonl", report);
-        pr.log = fopen(path, "w");
+        if (mkdir(report, 0777) < 0 && errno != EEXIST) {
+            cli_error("train", "--report: cannot create '%s': %s", report, strerror(errno));
+            status = CLI_USAGE;
+            goto out;
+        }
+        /* a resumed run goes on with the log of the run it resumes */
+        pr.log = fopen(path, resume ? "a" : "w");
         pr.loss = calloc((size_t)r.train.epochs, sizeof *pr.loss);
         pr.train_acc = calloc((size_t)r.train.epochs, sizeof *pr.train_acc);
         pr.val_acc = calloc((size_t)r.train.epochs, sizeof *pr.val_acc);
         if (!pr.log || !pr.loss || !pr.train_acc || !pr.val_acc) {
-            cli_error("train", "--report: cannot write '%s' (does the folder exist?)", path);
+            cli_error("train", "--report: cannot write '%s': %s", path, strerror(errno));
             status = CLI_USAGE;
             goto out;
         }
@@ -227,8 +247,11 @@ int cmd_train(int argc, char **argv) {
         int K = es_model_num_labels(best), *conf = calloc((size_t)K * K, sizeof *conf), correct = 0, n;
         n = conf ? es_evaluate(best, (es_split){ds, val_idx, n_val}, conf) : -1;
         for (int k = 0; conf && k < K; k++) correct += conf[k * K + k];
-        printf("validation accuracy %.4f (%d of %d) on held-out groups; wrote %s\n",
-               n > 0 ? (double)correct / n : 0.0, correct, n, out);
+        /* the best epoch was chosen on these very groups, so its accuracy is
+         * optimistic; the last epoch's is the honest estimate */
+        printf("validation accuracy %.4f (%d of %d) on held-out groups; last epoch %.4f; "
+               "wrote %s\n", n > 0 ? (double)correct / n : 0.0, correct, n,
+               (double)pr.last_val_acc, out);
         if (report && conf && n > 0) {
             char path[4200], title[128];
             snprintf(path, sizeof path, "%s/confusion.png", report);

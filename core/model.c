@@ -9,6 +9,7 @@
 
 #include "fileio.h"
 #include "internal.h"
+#include "model_meta.h"
 #include "safetensors.h"
 
 struct es_model {
@@ -118,26 +119,26 @@ static int same_shape(const es__st_tensor *f, const es_tensor *t) {
     return 1;
 }
 
-/* Copies every tensor the arch names out of the file, checking dtype, shape
- * and values; rejects tensors the arch does not use. */
-static int load_tensors(es_model *m, const es__st_file *st, const char *origin) {
-    const es_net *net = m->weights;
+int es__load_net_tensors(es_net *net, const es__st_file *st, const char *prefix,
+                         const char *origin) {
+    char name[256];
     for (int i = 0; i < es_net_num_tensors(net); i++) {
         const es_tensor *t = es_net_tensor_at(net, i);
-        const es__st_tensor *f = es__st_find(st, t->name);
-        if (!f)
+        const es__st_tensor *f;
+        snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", t->name);
+        if (!(f = es__st_find(st, name)))
             return es__fail(ES_EFORMAT, "%s: tensor '%s' (arch layer %d) is missing", origin,
-                            t->name, t->layer);
+                            name, t->layer);
         if (t->kind == ES_TENSOR_COUNTER) {
             if (f->dtype != ES__ST_I64 || f->numel != 1)
                 return es__fail(ES_EFORMAT, "%s: tensor '%s' must be a single I64", origin,
-                                t->name);
+                                name);
             memcpy(t->counter, f->data, sizeof *t->counter);
             continue;
         }
         if (f->dtype != ES__ST_F32)
             return es__fail(ES_EFORMAT, "%s: tensor '%s' has dtype %s, earshot needs F32", origin,
-                            t->name, es__st_dtype_name(f->dtype));
+                            name, es__st_dtype_name(f->dtype));
         if (!same_shape(f, t)) {
             char want[96] = "", got[96] = "";
             for (int d = 0; d < t->ndim; d++)
@@ -147,19 +148,28 @@ static int load_tensors(es_model *m, const es__st_file *st, const char *origin) 
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "",
                          (long long)f->shape[d]);
             return es__fail(ES_EFORMAT, "%s: tensor '%s' has shape [%s], arch layer %d needs [%s]",
-                            origin, t->name, got, t->layer, want);
+                            origin, name, got, t->layer, want);
         }
         memcpy(t->data, f->data, t->numel * sizeof *t->data);
         for (size_t k = 0; k < t->numel; k++)
             if (!isfinite(t->data[k]))
                 return es__fail(ES_EFORMAT, "%s: tensor '%s' holds a non-finite value at index "
-                                "%zu", origin, t->name, k);
+                                "%zu", origin, name, k);
         if (t->kind == ES_TENSOR_BUFFER && strcmp(t->name, es_net_layer(net, t->layer)->running_var) == 0)
             for (size_t k = 0; k < t->numel; k++)
                 if (t->data[k] < 0.0f)
                     return es__fail(ES_EFORMAT, "%s: tensor '%s' holds a negative variance",
-                                    origin, t->name);
+                                    origin, name);
     }
+    return 0;
+}
+
+/* Copies every tensor the arch names out of the file, checking dtype, shape
+ * and values; rejects tensors the arch does not use. */
+static int load_tensors(es_model *m, const es__st_file *st, const char *origin) {
+    const es_net *net = m->weights;
+    int rc = es__load_net_tensors(m->weights, st, NULL, origin);
+    if (rc < 0) return rc;
     for (size_t i = 0; i < st->n_tensors; i++) {
         const char *name = st->tensors[i].name;
         /* PyTorch's BatchNorm always saves its counter; an arch may ignore it */
@@ -297,49 +307,73 @@ int es_model_set_weights(es_model *m, const es_net *net) {
     return es_net_copy_weights(m->weights, net);
 }
 
-int es_model_save(const es_model *m, const char *path) {
-    const es_net *net = m->weights;
-    int n = es_net_num_tensors(net), rc;
-    es__st_out *outs = es__calloc((size_t)n, sizeof *outs);
-    char feat[2048], *arch = NULL, *labels = NULL;
-    json_t *jl = json_array();
-    const char *keys[4] = {"earshot.format", "earshot.labels", "earshot.features", "earshot.arch"};
-    const char *vals[4];
+void es__model_meta_free(es__model_meta *mm) {
+    es__free(mm->labels);
+    es__free(mm->arch);
+    memset(mm, 0, sizeof *mm);
+}
 
-    if (!outs || !jl) {
-        rc = es__fail(ES_ENOMEM, "out of memory saving '%s'", path);
-        goto out;
-    }
+int es__model_meta_init(es__model_meta *mm, const es_model *m) {
+    json_t *jl = json_array();
+    char *s;
+    int rc;
+    memset(mm, 0, sizeof *mm);
+    if (!jl) return es__fail(ES_ENOMEM, "out of memory describing a model");
     for (int i = 0; i < m->n_labels; i++) json_array_append_new(jl, json_string(m->labels[i]));
-    {
-        char *s = json_dumps(jl, JSON_COMPACT);
-        labels = s ? es__strdup(s) : NULL;
-        free(s);
+    s = json_dumps(jl, JSON_COMPACT);
+    json_decref(jl);
+    mm->labels = s ? es__strdup(s) : NULL;
+    free(s);
+    if (!mm->labels) return es__fail(ES_ENOMEM, "out of memory describing a model");
+    if ((rc = es_feature_desc_to_json(&m->features, mm->features, sizeof mm->features)) < 0 ||
+        (rc = es_arch_to_json(m->layers, m->n_layers, &mm->arch)) < 0) {
+        es__model_meta_free(mm);
+        return rc;
     }
-    if ((rc = es_feature_desc_to_json(&m->features, feat, sizeof feat)) < 0) goto out;
-    if ((rc = es_arch_to_json(m->layers, m->n_layers, &arch)) < 0) goto out;
-    if (!labels) {
-        rc = es__fail(ES_ENOMEM, "out of memory saving '%s'", path);
-        goto out;
-    }
-    for (int i = 0; i < n; i++) {
+    mm->keys[0] = "earshot.format";
+    mm->keys[1] = "earshot.labels";
+    mm->keys[2] = "earshot.features";
+    mm->keys[3] = "earshot.arch";
+    mm->vals[0] = "1";
+    mm->vals[1] = mm->labels;
+    mm->vals[2] = mm->features;
+    mm->vals[3] = mm->arch;
+    return 0;
+}
+
+int es__model_tensors(const es_net *net, const char *prefix, es__st_out *outs, char *names,
+                      size_t name_cap) {
+    for (int i = 0; i < es_net_num_tensors(net); i++) {
         const es_tensor *t = es_net_tensor_at(net, i);
         outs[i].name = t->name;
+        if (prefix) {
+            if ((size_t)snprintf(names, name_cap, "%s%s", prefix, t->name) >= name_cap)
+                return es__fail(ES_ERANGE, "tensor name '%s%s' is too long", prefix, t->name);
+            outs[i].name = names;
+            names += name_cap;
+        }
         outs[i].ndim = t->ndim;
         outs[i].shape = t->shape;
         outs[i].dtype = t->kind == ES_TENSOR_COUNTER ? ES__ST_I64 : ES__ST_F32;
         outs[i].data = t->kind == ES_TENSOR_COUNTER ? (const void *)t->counter
                                                      : (const void *)t->data;
     }
-    vals[0] = "1";
-    vals[1] = labels;
-    vals[2] = feat;
-    vals[3] = arch;
-    rc = es__st_write(path, outs, (size_t)n, keys, vals, 4);
-out:
-    json_decref(jl);
+    return 0;
+}
+
+int es_model_save(const es_model *m, const char *path) {
+    const es_net *net = m->weights;
+    int n = es_net_num_tensors(net), rc;
+    es__st_out *outs = es__calloc((size_t)n, sizeof *outs);
+    es__model_meta mm;
+    if (!outs) return es__fail(ES_ENOMEM, "out of memory saving '%s'", path);
+    if ((rc = es__model_meta_init(&mm, m)) < 0) {
+        es__free(outs);
+        return rc;
+    }
+    es__model_tensors(net, NULL, outs, NULL, 0);
+    rc = es__st_write(path, outs, (size_t)n, mm.keys, mm.vals, 4);
+    es__model_meta_free(&mm);
     es__free(outs);
-    es__free(arch);
-    es__free(labels);
     return rc;
 }

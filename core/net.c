@@ -383,6 +383,8 @@ const es_tensor *es_net_tensor(const es_net *net, const char *name) {
 }
 const float *es_net_output(const es_net *net) { return net->out; }
 void es_net_seed(es_net *net, uint64_t seed) { net->rng = seed * 2 + 0x9E3779B97F4A7C15ull; }
+uint64_t es_net_rng_state(const es_net *net) { return net->rng; }
+void es_net_set_rng_state(es_net *net, uint64_t state) { net->rng = state; }
 int es_net_first_trainable(const es_net *net) { return net->first_trainable; }
 
 int es_net_freeze_before(es_net *net, int first) {

@@ -8,9 +8,8 @@
 struct es_optimizer {
     es_net *net;
     es_opt_config cfg;
-    float *m, *v;           /* per parameter: momentum or first moment; second moment */
-    size_t n;               /* floats per state block (the net's gradient block) */
-    long step;
+    es_opt_state st;        /* m, v per parameter; n floats per block (the net's
+                               gradient block); steps taken */
 };
 
 es_opt_config es_opt_defaults(es_opt_kind kind) {
@@ -58,12 +57,12 @@ int es_optimizer_create(es_optimizer **out, es_net *net, const es_opt_config *cf
     if (!o) return es__fail(ES_ENOMEM, "out of memory creating an optimizer");
     o->net = net;
     o->cfg = *cfg;
-    o->n = grad_span(net);
-    o->m = es__calloc(o->n ? o->n : 1, sizeof *o->m);
-    if (cfg->kind != ES_OPT_SGD) o->v = es__calloc(o->n ? o->n : 1, sizeof *o->v);
-    if (!o->m || (cfg->kind != ES_OPT_SGD && !o->v)) {
+    o->st.n = grad_span(net);
+    o->st.m = es__calloc(o->st.n ? o->st.n : 1, sizeof *o->st.m);
+    if (cfg->kind != ES_OPT_SGD) o->st.v = es__calloc(o->st.n ? o->st.n : 1, sizeof *o->st.v);
+    if (!o->st.m || (cfg->kind != ES_OPT_SGD && !o->st.v)) {
         es_optimizer_free(o);
-        return es__fail(ES_ENOMEM, "out of memory for optimizer state (%zu floats)", o->n);
+        return es__fail(ES_ENOMEM, "out of memory for optimizer state (%zu floats)", o->st.n);
     }
     *out = o;
     return 0;
@@ -71,12 +70,14 @@ int es_optimizer_create(es_optimizer **out, es_net *net, const es_opt_config *cf
 
 void es_optimizer_free(es_optimizer *o) {
     if (!o) return;
-    es__free(o->m);
-    es__free(o->v);
+    es__free(o->st.m);
+    es__free(o->st.v);
     es__free(o);
 }
 
 void es_optimizer_set_lr(es_optimizer *o, float lr) { o->cfg.lr = lr; }
+
+es_opt_state *es_optimizer_state(es_optimizer *o) { return &o->st; }
 
 int es_optimizer_step(es_optimizer *o) {
     const es_opt_config *c = &o->cfg;
@@ -84,9 +85,9 @@ int es_optimizer_step(es_optimizer *o) {
     const float *gbase = NULL;
     int first = es_net_first_trainable(net);
     double bc1, bc2;
-    o->step++;
-    bc1 = 1.0 - pow(c->beta1, (double)o->step);
-    bc2 = 1.0 - pow(c->beta2, (double)o->step);
+    o->st.step++;
+    bc1 = 1.0 - pow(c->beta1, (double)o->st.step);
+    bc2 = 1.0 - pow(c->beta2, (double)o->st.step);
     for (int i = 0; i < es_net_num_tensors(net); i++) {
         const es_tensor *t = es_net_tensor_at(net, i);
         float *p, *m, *v;
@@ -96,15 +97,15 @@ int es_optimizer_step(es_optimizer *o) {
         if (t->layer < first) continue; /* frozen: no update, no decay */
         p = t->data;
         g = t->grad;
-        m = o->m + (t->grad - gbase);
-        v = o->v ? o->v + (t->grad - gbase) : NULL;
+        m = o->st.m + (t->grad - gbase);
+        v = o->st.v ? o->st.v + (t->grad - gbase) : NULL;
         switch (c->kind) {
         case ES_OPT_SGD:
             for (size_t k = 0; k < t->numel; k++) {
                 float d = g[k] + c->weight_decay * p[k];
                 if (c->momentum != 0.0f) {
                     /* torch: the buffer starts as the first gradient */
-                    m[k] = o->step == 1 ? d : c->momentum * m[k] + d;
+                    m[k] = o->st.step == 1 ? d : c->momentum * m[k] + d;
                     d = c->nesterov ? d + c->momentum * m[k] : m[k];
                 }
                 p[k] -= c->lr * d;

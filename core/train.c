@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "earshot/classify.h"
+#include "checkpoint.h"
 #include "earshot/features.h"
 #include "internal.h"
 
@@ -157,6 +158,28 @@ static int validate(const es_model *model, es_split val, float *acc) {
     return 0;
 }
 
+/* Restores a checkpoint into the run, after checking it belongs to it. */
+static int resume(const es_train_config *cfg, es_model *model, es_net *net, es_model *best,
+                  es_optimizer *opt, size_t n_train, es_rng *rng, int *first_epoch,
+                  long *step_no, float *best_acc) {
+    es__ckpt_info ci;
+    int rc = es__checkpoint_load(cfg->resume, model, net, best, opt, &ci);
+    if (rc < 0) return rc;
+    if (ci.epochs != cfg->epochs || ci.batch != cfg->batch || ci.seed != cfg->seed ||
+        ci.n_train != n_train)
+        return es__fail(ES_ECONFIG, "%s: the checkpoint is of a run with %d epochs, batch %d, "
+                        "seed %llu and %zu training clips; this one has %d, %d, %llu and %zu",
+                        cfg->resume, ci.epochs, ci.batch, (unsigned long long)ci.seed,
+                        ci.n_train, cfg->epochs, cfg->batch, (unsigned long long)cfg->seed,
+                        n_train);
+    rng->s = ci.rng;
+    es_net_set_rng_state(net, ci.net_rng);
+    *first_epoch = ci.epoch + 1;
+    *step_no = ci.step;
+    *best_acc = ci.best_acc;
+    return es_model_set_weights(model, net);
+}
+
 int es_train(es_model *model, es_model *best, es_split train, es_split val,
              const es_dataset *const *background, int n_background,
              const es_train_config *cfg, es_train_fn cb, void *user) {
@@ -168,6 +191,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     size_t steps, per_ex;
     long total_steps, step_no = 0;
     float best_acc = -1.0f;
+    int first_epoch = 1;
     double t0 = now_s();
     es_shape in = es_model_input_shape(model);
     const es_feature_desc *fd = es_model_features(model);
@@ -223,8 +247,11 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     if ((rc = es_optimizer_create(&opt, net, &cfg->opt)) < 0) goto out;
     steps = (train.n + (size_t)B - 1) / (size_t)B;
     total_steps = (long)steps * cfg->epochs;
+    if (cfg->resume && (rc = resume(cfg, model, net, best, opt, train.n, &e.rng, &first_epoch,
+                                    &step_no, &best_acc)) < 0)
+        goto out;
 
-    for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
+    for (int epoch = first_epoch; epoch <= cfg->epochs; epoch++) {
         es_train_progress p;
         double loss_sum = 0.0;
         long correct = 0, seen = 0;
@@ -283,6 +310,12 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
             }
         } else if (best && (rc = es_model_set_weights(best, es_model_weights(model))) < 0) {
             goto out; /* nothing held out: the best is the last */
+        }
+        if (cfg->checkpoint) {
+            es__ckpt_info ci = {epoch, cfg->epochs, B, step_no, best_acc, cfg->seed, e.rng.s,
+                                es_net_rng_state(net), train.n};
+            if ((rc = es__checkpoint_save(cfg->checkpoint, model, net, best, opt, &ci)) < 0)
+                goto out;
         }
         p.seconds = now_s() - t0;
         if (cb) cb(user, &p, 1);

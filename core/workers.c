@@ -2,7 +2,6 @@
 #include "workers.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 
 #include "internal.h"
 
@@ -17,7 +16,6 @@ struct es__workers {
     es__work_fn fn;
     void *ctx;
     int n_items;
-    atomic_int next;           /* next item to hand out */
 };
 
 typedef struct {
@@ -25,10 +23,13 @@ typedef struct {
     int index;
 } worker_arg;
 
+/* Thread t takes the t-th contiguous share of the items, always the same
+ * share: which partial sums hold which samples then never depends on timing,
+ * so training with a fixed seed and thread count is reproducible bit for bit
+ * (and resumable from a checkpoint). */
 static void drain(es__workers *w, int thread) {
-    int i;
-    while ((i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed)) < w->n_items)
-        w->fn(w->ctx, i, thread);
+    int lo = (int)((long)w->n_items * thread / w->n), hi = (int)((long)w->n_items * (thread + 1) / w->n);
+    for (int i = lo; i < hi; i++) w->fn(w->ctx, i, thread);
 }
 
 static void *worker_main(void *p) {
@@ -65,7 +66,6 @@ int es__workers_create(es__workers **out, int n_threads) {
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->done, NULL);
-    atomic_init(&w->next, 0);
     w->n = 1;
     for (int t = 1; t < n_threads; t++) {
         worker_arg *a = es__malloc(sizeof *a);
@@ -109,7 +109,6 @@ void es__workers_run(es__workers *w, int n_items, es__work_fn fn, void *ctx) {
     w->fn = fn;
     w->ctx = ctx;
     w->n_items = n_items;
-    atomic_store_explicit(&w->next, 0, memory_order_relaxed);
     w->busy = w->n - 1;
     w->generation++;
     pthread_cond_broadcast(&w->wake);

@@ -6,8 +6,9 @@
  *   es__workers_free(w);
  *
  * Training splits a batch's samples (or a layer's channels) across threads;
- * each item is handed out once through an atomic counter, the caller works
- * too, and es__workers_run returns when every item is done. Thread t has
+ * thread t always takes the t-th contiguous share of the items (so partial
+ * sums, and training, are reproducible), the caller works too, and
+ * es__workers_run returns when every item is done. Thread t has
  * index t in [0, count) for its private scratch. Workers sleep on a
  * condition variable between runs: no spinning that would steal the core
  * from the audio path.

@@ -140,6 +140,9 @@ int es_net_set_threads(es_net *net, int n);
 
 /* Seeds the dropout masks. */
 void es_net_seed(es_net *net, uint64_t seed);
+/* The dropout generator's state, for checkpoints that resume bit for bit. */
+uint64_t es_net_rng_state(const es_net *net);
+void es_net_set_rng_state(es_net *net, uint64_t state);
 
 /* Layers before `first` are frozen: no gradients, no optimizer updates,
  * and backward stops at `first`. 0 trains everything. */
@@ -193,6 +196,17 @@ int es_optimizer_create(es_optimizer **opt, es_net *net, const es_opt_config *cf
 /* One step over the trainable parameters, from their gradients. */
 int es_optimizer_step(es_optimizer *opt);
 void es_optimizer_set_lr(es_optimizer *opt, float lr);
+
+/* The optimizer's state, for checkpoints: m (momentum or first moment) and
+ * v (second moment; NULL for SGD) of n floats each, laid out as the
+ * network's gradient block, and the number of steps taken. Read and written
+ * in place. */
+typedef struct {
+    float *m, *v;
+    size_t n;
+    long step;
+} es_opt_state;
+es_opt_state *es_optimizer_state(es_optimizer *opt);
 void es_optimizer_free(es_optimizer *opt);
 
 /* OpenBLAS threads for every network in the process (it is a global

@@ -43,6 +43,10 @@ typedef struct {
     es_augment aug;
     double background_fraction;  /* share of each batch that is background */
     int balance;                 /* weight classes by inverse frequency */
+    const char *checkpoint;      /* written atomically after every epoch (may be NULL) */
+    const char *resume;          /* a checkpoint to go on from (may be NULL): the same
+                                    recipe, data, epochs, batch and seed, and the run
+                                    continues bit for bit as if never stopped */
 } es_train_config;
 
 es_train_config es_train_defaults(void);
