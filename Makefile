@@ -7,12 +7,15 @@ ifneq ($(CI),)
 CMAKE_ARGS += -DES_WERROR=ON
 endif
 
-.PHONY: all deps build run test test-plain test-asan test-tsan bench fixtures clean
+.PHONY: all deps test-deps build run test test-plain test-asan test-tsan bench fixtures clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
@@ -28,7 +31,7 @@ run: deps build
 
 # The whole suite: a plain build, then ASan+UBSan over everything, then TSan
 # over the threaded tests.
-test: deps test-plain test-asan test-tsan
+test: test-deps test-plain test-asan test-tsan
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

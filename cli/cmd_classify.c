@@ -11,7 +11,7 @@
 #include "earshot/resample.h"
 
 static const char help[] =
-    "usage: earshot classify --model MODEL.safetensors [--json] FILE...\n"
+    "usage: earshot classify --model MODEL.safetensors [--json] [--windows] FILE...\n"
     "\n"
     "Prints the most likely label of each audio file and its posterior.\n"
     "A file shorter than the model's window is zero-padded; a longer one is\n"
@@ -20,9 +20,13 @@ static const char help[] =
     "\n"
     "  -m, --model FILE  model (safetensors, see DESIGN.md)\n"
     "  -j, --json        one JSON object per file: file, label, score, posteriors\n"
+    "  -w, --windows     one result per window instead of per file, with the\n"
+    "                    window's start in seconds (JSON: \"start\")\n"
     "  -h, --help        this text\n";
 
-static void print_result(const char *path, const es_model *m, const float *post, int json) {
+/* start < 0: a whole file */
+static void print_result(const char *path, double start, const es_model *m, const float *post,
+                         int json) {
     int K = es_model_num_labels(m), top = 0;
     for (int k = 1; k < K; k++)
         if (post[k] > post[top]) top = k;
@@ -31,6 +35,7 @@ static void print_result(const char *path, const es_model *m, const float *post,
         char *s;
         for (int k = 0; k < K; k++) json_object_set_new(p, es_model_label(m, k), json_real(post[k]));
         json_object_set_new(o, "file", json_string(path));
+        if (start >= 0) json_object_set_new(o, "start", json_real(start));
         json_object_set_new(o, "label", json_string(es_model_label(m, top)));
         json_object_set_new(o, "score", json_real(post[top]));
         json_object_set_new(o, "posteriors", p);
@@ -39,7 +44,9 @@ static void print_result(const char *path, const es_model *m, const float *post,
         free(s);
         json_decref(o);
     } else {
-        printf("%s\t%s\t%.4f\n", path, es_model_label(m, top), (double)post[top]);
+        if (start >= 0) printf("%s\t%.3f\t%s\t%.4f\n", path, start, es_model_label(m, top),
+                               (double)post[top]);
+        else printf("%s\t%s\t%.4f\n", path, es_model_label(m, top), (double)post[top]);
     }
 }
 
@@ -47,21 +54,23 @@ int cmd_classify(int argc, char **argv) {
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
+        {"windows", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model_path = NULL;
-    int json = 0, opt, status = CLI_OK;
+    int json = 0, windows = 0, opt, status = CLI_OK;
     es_model *m = NULL;
     es_classifier *c = NULL;
     float *post = NULL;
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":m:jh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":m:jwh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'm': model_path = optarg; break;
         case 'j': json = 1; break;
+        case 'w': windows = 1; break;
         case 'h': fputs(help, stdout); return CLI_OK;
         default: return cli_bad_option("classify", opt, argv, longopts);
         }
@@ -100,8 +109,17 @@ int cmd_classify(int argc, char **argv) {
             if (es_resample(a.samples, a.n, a.rate, rate, &rs, &n) < 0) goto file_fail;
             x = rs;
         }
-        if (es_classify(c, x, n, post, NULL) < 0) goto file_fail;
-        print_result(argv[i], m, post, json);
+        if (windows && n > es_classifier_window(c)) {
+            /* the windows es_classify averages, one by one */
+            size_t w = es_classifier_window(c), hop = es_classifier_stride(c);
+            for (size_t s = 0; s + w <= n; s += hop) {
+                if (es_classify(c, x + s, w, post, NULL) < 0) goto file_fail;
+                print_result(argv[i], (double)s / rate, m, post, json);
+            }
+        } else {
+            if (es_classify(c, x, n, post, NULL) < 0) goto file_fail;
+            print_result(argv[i], windows ? 0.0 : -1.0, m, post, json);
+        }
         es_free(rs);
         es_audio_free(&a);
         continue;

@@ -29,6 +29,8 @@ es_augment es_augment_none(void) {
     es_augment a;
     memset(&a, 0, sizeof a);
     a.speed_min = a.speed_max = 1.0;
+    a.stretch_min = a.stretch_max = 1.0;
+    a.warp_min = a.warp_max = 1.0;
     return a;
 }
 
@@ -69,6 +71,43 @@ void es_noise(es_rng *r, float *out, size_t n, int kind, double level_db) {
     for (size_t i = 0; i < n; i++) out[i] = (float)(out[i] * g);
 }
 
+/* One RBJ-cookbook biquad (low shelf, peaking or high shelf) in place. */
+static void biquad(float *x, size_t n, int type, double f0, double gain_db, double q, int rate) {
+    double A = pow(10.0, gain_db / 40.0), w = 2.0 * ES__PI * f0 / rate, cw = cos(w),
+           alpha = sin(w) / (2.0 * q), b0, b1, b2, a0, a1, a2, x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+    if (type == 1) { /* peaking */
+        b0 = 1 + alpha * A; b1 = -2 * cw; b2 = 1 - alpha * A;
+        a0 = 1 + alpha / A; a1 = -2 * cw; a2 = 1 - alpha / A;
+    } else {
+        double s = type == 0 ? -1.0 : 1.0, r = 2.0 * sqrt(A) * alpha; /* low : high shelf */
+        b0 = A * ((A + 1) + s * (A - 1) * cw + r);
+        b1 = -2 * s * A * ((A - 1) + s * (A + 1) * cw);
+        b2 = A * ((A + 1) + s * (A - 1) * cw - r);
+        a0 = (A + 1) - s * (A - 1) * cw + r;
+        a1 = 2 * s * ((A - 1) - s * (A + 1) * cw);
+        a2 = (A + 1) - s * (A - 1) * cw - r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double y = (b0 * x[i] + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2) / a0;
+        x2 = x1; x1 = x[i]; y2 = y1; y1 = y;
+        x[i] = (float)y;
+    }
+}
+
+/* A random colouring such as a microphone and a room give: a low shelf
+ * (80-800 Hz), a peak (200 Hz to 0.4·rate, Q 0.5-2) and a high shelf
+ * (1 kHz to 0.4·rate), corner frequencies log-uniform, gains in ±db. */
+static void colour(es_rng *r, float *x, size_t n, double db, int rate) {
+    double top = 0.4 * rate;
+#define LOGU(lo, hi) ((lo) * pow((hi) / (lo), es_rng_uniform(r)))
+#define GAIN() ((2.0 * es_rng_uniform(r) - 1.0) * db)
+    biquad(x, n, 0, LOGU(80.0, 800.0), GAIN(), 0.707, rate);
+    biquad(x, n, 1, LOGU(200.0, top), GAIN(), LOGU(0.5, 2.0), rate);
+    if (top > 1000.0) biquad(x, n, 2, LOGU(1000.0, top), GAIN(), 0.707, rate);
+#undef LOGU
+#undef GAIN
+}
+
 int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, const float *x,
                     size_t n, const float *noise, size_t n_noise, float *ws, int rate) {
     const float *src = x;
@@ -103,6 +142,8 @@ int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, c
         size_t off = es_rng_below(r, m - clip_n + 1);
         memcpy(out, src + off, clip_n * sizeof *out);
     }
+    if (a->eq_p > 0.0 && a->eq_db > 0.0 && es_rng_uniform(r) < a->eq_p)
+        colour(r, out, clip_n, a->eq_db, rate);
     gain = a->gain_db > 0.0 ? pow(10.0, (2.0 * es_rng_uniform(r) - 1.0) * a->gain_db / 20.0) : 1.0;
     if (gain != 1.0)
         for (size_t i = 0; i < clip_n; i++) out[i] = (float)(out[i] * gain);
@@ -139,9 +180,46 @@ static void mask_range(es_rng *r, size_t len, int max_width, double p, size_t *s
     *start = es_rng_below(r, len - *width + 1);
 }
 
-void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T) {
-    double sum = 0.0;
+static double pick(es_rng *r, double p, double lo, double hi) {
+    if (!(p > 0.0) || es_rng_uniform(r) >= p) return 1.0;
+    return lo + (hi - lo) * es_rng_uniform(r);
+}
+
+/* m[F, T] ← src read at (f/sf, t/st), bilinear, floor outside. */
+static void resample_matrix(float *m, const float *src, size_t F, size_t T, double sf, double st) {
+    float lo = src[0];
+    for (size_t i = 1; i < F * T; i++) lo = src[i] < lo ? src[i] : lo;
+    for (size_t f = 0; f < F; f++) {
+        double u = (double)f / sf;
+        size_t f0 = (size_t)u;
+        double wf = u - (double)f0;
+        for (size_t t = 0; t < T; t++) {
+            double v = (double)t / st, wt, a, b;
+            size_t t0 = (size_t)v;
+            if (f0 >= F || t0 >= T || (f0 == F - 1 && wf > 0) || (t0 == T - 1 && v > (double)t0)) {
+                m[f * T + t] = lo;
+                continue;
+            }
+            wt = v - (double)t0;
+            a = src[f0 * T + t0] + (t0 + 1 < T ? wt * (src[f0 * T + t0 + 1] - src[f0 * T + t0]) : 0.0);
+            if (f0 + 1 < F) {
+                const float *s1 = src + (f0 + 1) * T;
+                b = s1[t0] + (t0 + 1 < T ? wt * (s1[t0 + 1] - s1[t0]) : 0.0);
+                a += wf * (b - a);
+            }
+            m[f * T + t] = (float)a;
+        }
+    }
+}
+
+void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T, float *ws) {
+    double sum = 0.0, st = pick(r, a->stretch_p, a->stretch_min, a->stretch_max),
+           sf = pick(r, a->warp_p, a->warp_min, a->warp_max);
     float fill;
+    if (st != 1.0 || sf != 1.0) {
+        memcpy(ws, m, F * T * sizeof *m);
+        resample_matrix(m, ws, F, T, sf, st);
+    }
     if (a->time_masks <= 0 && a->freq_masks <= 0) return;
     for (size_t i = 0; i < F * T; i++) sum += m[i];
     fill = (float)(sum / (double)(F * T));

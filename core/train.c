@@ -139,7 +139,7 @@ static int make_example(example_maker *e, float *m, int *label, int background) 
         *label = e->map[c->label];
     }
     if ((rc = es_features_compute(e->fx, e->wave, e->clip_n, m, e->T)) < 0) return rc;
-    es_augment_spec(&e->cfg->aug, &e->rng, m, e->F, e->T);
+    es_augment_spec(&e->cfg->aug, &e->rng, m, e->F, e->T, e->ws);
     return 0;
 }
 
@@ -215,6 +215,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     e.T = (size_t)in.w;
     per_ex = e.F * e.T;
     e.ws_n = es_augment_scratch(&cfg->aug, e.clip_n);
+    if (e.ws_n < (size_t)in.h * (size_t)in.w) e.ws_n = (size_t)in.h * (size_t)in.w;
     es_rng_seed(&e.rng, cfg->seed);
     if ((rc = es_features_create(&e.fx, fd)) < 0) goto out;
     e.wave = es__malloc_array(e.clip_n, sizeof *e.wave);

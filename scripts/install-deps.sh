@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages earshot needs, and only those that are missing.
-# Usage: scripts/install-deps.sh [build|bench]
+# Usage: scripts/install-deps.sh [build|test|bench]
 #   build (default): compiler, CMake and the libraries libearshot links.
+#   test:            also the tools the suite drives: sox makes test signals
+#                    (noise, silence, 48 kHz copies of clips).
 #   bench:           also PyTorch/torchaudio, the peer the benchmarks and the
 #                    fixture generator compare against.
 set -eu
@@ -9,12 +11,14 @@ set -eu
 BUILD_PKGS="gcc make cmake pkg-config
   libfftw3-dev libsndfile1-dev libsoxr-dev libjansson-dev
   libopenblas-dev libconfig-dev libsystemd-dev portaudio19-dev libcairo2-dev"
+TEST_PKGS="sox"
 BENCH_PKGS="python3 python3-numpy python3-torch python3-torchaudio"
 
 case "${1:-build}" in
   build) want="$BUILD_PKGS" ;;
-  bench) want="$BUILD_PKGS $BENCH_PKGS" ;;
-  *) echo "install-deps.sh: unknown set '$1' (expected build or bench)" >&2; exit 2 ;;
+  test) want="$BUILD_PKGS $TEST_PKGS" ;;
+  bench) want="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+  *) echo "install-deps.sh: unknown set '$1' (expected build, test or bench)" >&2; exit 2 ;;
 esac
 
 missing=""

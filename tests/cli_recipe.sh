@@ -20,7 +20,7 @@ bad "mistyped number" "'train.lr' must be a number" 's/lr = 0.003;/lr = "0.003";
 bad "unknown top-level group" "unknown setting 'trian'" 's/^train = /trian = /'
 bad "unknown layer key" "unknown setting 'kernal'" 's/out = 8; kernel = 3;/out = 8; kernal = 3;/'
 bad "negative epochs" "epochs, batch and lr must be positive" 's/epochs = 10;/epochs = -1;/'
-bad "speed out of range" "speed 0.5 <= min" 's/augment = {/augment = { speed = { p = 0.5; min = 0.0; max = 1.0; };/'
+bad "speed out of range" "augment: speed needs 0.5 <= min <= max <= 2" 's/augment = {/augment = { speed = { p = 0.5; min = 0.0; max = 1.0; };/'
 bad "unknown augment key" "unknown setting 'pitch' in 'augment'" 's/augment = {/augment = { pitch = 2;/'
 bad "bad feature key" "unknown key 'colour'" 's/n_mels = 32;/n_mels = 32; colour = 1;/'
 bad "syntax error" "syntax error" 's/^model = {/model = {{/'

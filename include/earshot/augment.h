@@ -4,7 +4,7 @@
  *   es_augment aug = es_augment_defaults();
  *   es_augment_wave(&aug, &rng, window, clip_n, x, n, noise, n_noise, ws);  // a window from a clip
  *   es_features_compute(fx, window, clip_n, matrix, T);
- *   es_augment_spec(&aug, &rng, matrix, F, T);                         // masks
+ *   es_augment_spec(&aug, &rng, matrix, F, T, scratch);                // warps, masks
  *
  * Waveform: the clip is placed at a random offset in the window (or a random
  * crop of a longer clip is taken), its speed (and with it its pitch) changed
@@ -42,9 +42,16 @@ typedef struct {
     double gain_db;               /* gain uniform in ±gain_db */
     double speed_p, speed_min, speed_max;  /* probability and range of a speed change */
     double noise_p, snr_min, snr_max;      /* probability and SNR range (dB) of noise */
+    double eq_p, eq_db;                    /* probability of a random microphone/room
+                                              colouring (low shelf, peak, high shelf),
+                                              each band's gain uniform in ±eq_db */
     int time_masks, time_mask_width;       /* masks per example, max width (frames) */
     double time_mask_p;                    /* max fraction of the frames one mask covers */
     int freq_masks, freq_mask_width;       /* masks per example, max width (bins) */
+    double stretch_p, stretch_min, stretch_max; /* tempo without pitch: the feature
+                                              matrix resampled along time by a factor */
+    double warp_p, warp_min, warp_max;     /* vocal tract length without tempo: along
+                                              frequency by a factor */
 } es_augment;
 
 /* No augmentation at all (what validation uses). */
@@ -60,8 +67,11 @@ size_t es_augment_scratch(const es_augment *a, size_t clip_n);
 int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, const float *x,
                     size_t n, const float *noise, size_t n_noise, float *ws, int rate);
 
-/* Masks in place on an [F, T] feature matrix. */
-void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T);
+/* Stretch, warp, then masks, in place on an [F, T] feature matrix; ws is
+ * scratch of F·T floats. A stretch or warp by s reads the matrix at t/s (or
+ * f/s) with linear interpolation, anchored at 0, and fills what lies beyond
+ * the matrix with its minimum (the floor: silence). */
+void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T, float *ws);
 
 /* Synthetic backgrounds: kind 0 silence (a faint dither), 1 white, 2 pink,
  * 3 brown noise, at level_db dBFS RMS. */
