@@ -7,7 +7,7 @@ ifneq ($(CI),)
 CMAKE_ARGS += -DES_WERROR=ON
 endif
 
-.PHONY: all deps test-deps build run test test-plain test-asan test-tsan bench fixtures clean
+.PHONY: all deps test-deps build run install units verify-units test test-plain test-asan test-tsan bench fixtures clean
 
 all: build
 
@@ -23,11 +23,47 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job. For now: the features of the bundled demo clip; the daemon
-# takes this over once it exists.
+# The main job: earshotd in the foreground with the default config and
+# models, on the default microphone when there is one, else on the bundled
+# demo recording; detections print as they happen (Ctrl-C stops it). Its
+# socket is $(BUILD)/earshot.sock: `build/bin/earshot listen --socket
+# build/earshot.sock` follows it from another terminal.
 run: deps build
-	$(BUILD)/bin/earshot features --config conf/features/logmel64-16k.json \
-	    demo/digits.wav --out $(BUILD)/demo-features.npy
+	@if $(BUILD)/bin/earshot devices 2>/dev/null | grep -q '^ *[0-9]'; then \
+	    input=portaudio; else input=file:demo/digits.wav; \
+	    echo "make run: no microphone; listening to demo/digits.wav"; fi; \
+	exec $(BUILD)/bin/earshotd --config conf/earshotd.conf --socket $(BUILD)/earshot.sock \
+	    --input $$input --log-level notice
+
+# Installs binaries, config, models, units and docs (DESTDIR and PREFIX as usual).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(SYSCONFDIR)/systemd/system
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/earshot/models \
+	    $(DESTDIR)$(SYSCONFDIR)/earshot $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/earshot
+	install -m 755 $(BUILD)/bin/earshot $(BUILD)/bin/earshotd $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 models/*.safetensors models/*.md $(DESTDIR)$(PREFIX)/share/earshot/models/
+	sed -e 's#"\.\./models/#"$(PREFIX)/share/earshot/models/#' conf/earshotd.conf \
+	    >$(DESTDIR)$(SYSCONFDIR)/earshot/earshotd.conf
+	$(MAKE) --no-print-directory units UNITS_OUT=$(DESTDIR)$(UNITDIR) BINDIR=$(PREFIX)/bin
+	install -m 644 systemd/earshot.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/earshot.conf
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/earshot/
+
+# The unit files with the paths filled in.
+UNITS_OUT ?= $(BUILD)/systemd
+BINDIR    ?= $(CURDIR)/$(BUILD)/bin
+units:
+	install -d $(UNITS_OUT)
+	sed -e 's#@BINDIR@#$(BINDIR)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' \
+	    -e 's#@DOCDIR@#$(PREFIX)/share/doc/earshot#g' systemd/earshotd.service.in \
+	    >$(UNITS_OUT)/earshotd.service
+	install -m 644 systemd/earshotd.socket $(UNITS_OUT)/earshotd.socket
+
+# systemd-analyze verify over the units as `make install` writes them.
+verify-units: build units
+	systemd-analyze verify $(BUILD)/systemd/earshotd.socket $(BUILD)/systemd/earshotd.service
 
 # The whole suite: a plain build, then ASan+UBSan over everything, then TSan
 # over the threaded tests.
@@ -55,6 +91,7 @@ bench: build
 	@scripts/install-deps.sh bench
 	/usr/bin/python3 bench/features_vs_torchaudio.py --earshot-bench $(BUILD)/bin/bench_features
 	/usr/bin/python3 bench/nn_vs_torch.py --earshot-bench $(BUILD)/bin/bench_nn
+	/usr/bin/python3 bench/seed_epoch_vs_torch.py --earshot $(BUILD)/bin/earshot
 
 # Regenerates the committed reference fixtures from torchaudio and PyTorch.
 fixtures:

@@ -39,5 +39,12 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 #endif

@@ -12,6 +12,13 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a model from a recipe and labelled audio"},
     {"eval", cmd_eval, "accuracy, per-class precision/recall and confusion of a model"},
     {"inspect", cmd_inspect, "draw waveform, spectrum, spectrogram and mel spectrogram (PNG)"},
+    {"devices", cmd_devices, "list the audio input devices earshotd can capture from"},
+    {"status", cmd_status, "the running daemon's input, models, detections and latency"},
+    {"listen", cmd_listen, "follow the daemon's detections as they happen"},
+    {"predict", cmd_predict, "the daemon's latest smoothed posteriors"},
+    {"history", cmd_history, "the daemon's last detections"},
+    {"load", cmd_load, "load a model file into a running daemon"},
+    {"set", cmd_set, "change a running model's detection settings"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -9,6 +9,7 @@
 
 #include "earshot/alloc.h"
 #include "earshot/error.h"
+#include "confread.h"
 
 /* Writes a libconfig setting as JSON (groups → objects, lists and arrays →
  * arrays), so the feature description goes through the library's own
@@ -46,68 +47,6 @@ static int to_json(const config_setting_t *s, char *buf, size_t size, size_t *le
     return *len < size ? 0 : -1;
 }
 
-/* Where a recipe is read from, and the first error found in it. */
-typedef struct {
-    const char *path;
-    char *err;
-    size_t errlen;
-    int bad;
-} reader;
-
-static void fail_at(reader *rd, const config_setting_t *s, const char *fmt, const char *a,
-                    const char *b) {
-    if (rd->bad) return;
-    rd->bad = 1;
-    snprintf(rd->err, rd->errlen, "%s:%d: ", rd->path, s ? config_setting_source_line(s) : 0);
-    snprintf(rd->err + strlen(rd->err), rd->errlen - strlen(rd->err), fmt, a, b);
-}
-
-/* A setting that is present but not a number is an error, never a silent
- * default. */
-static int get_int(reader *rd, const config_setting_t *g, const char *name, int def) {
-    const config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
-    if (!s) return def;
-    if (config_setting_type(s) != CONFIG_TYPE_INT) {
-        fail_at(rd, s, "'%s.%s' must be an integer", config_setting_name(g), name);
-        return def;
-    }
-    return config_setting_get_int(s);
-}
-
-static double get_num(reader *rd, const config_setting_t *g, const char *name, double def) {
-    const config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
-    if (!s) return def;
-    if (config_setting_type(s) == CONFIG_TYPE_FLOAT) return config_setting_get_float(s);
-    if (config_setting_type(s) == CONFIG_TYPE_INT) return config_setting_get_int(s);
-    fail_at(rd, s, "'%s.%s' must be a number", config_setting_name(g), name);
-    return def;
-}
-
-static int get_bool(reader *rd, const config_setting_t *g, const char *name, int def) {
-    const config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
-    if (!s) return def;
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        fail_at(rd, s, "'%s.%s' must be true or false", config_setting_name(g), name);
-        return def;
-    }
-    return config_setting_get_bool(s);
-}
-
-/* Every member of group g must be one of the NULL-terminated names: a
- * misspelt setting is an error, not a default. */
-static void check_keys(reader *rd, const config_setting_t *g, const char *const *names) {
-    for (int i = 0; g && i < config_setting_length(g); i++) {
-        const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-        const char *n = config_setting_name(m);
-        int ok = 0;
-        for (int k = 0; names[k] && !ok; k++) ok = strcmp(n, names[k]) == 0;
-        if (!ok) {
-            const char *gn = config_setting_name(g);
-            fail_at(rd, m, "unknown setting '%s' in '%s'", n, gn ? gn : "(top level)");
-        }
-    }
-}
-
 static int get_pair(const config_setting_t *l, const char *name, int def, int *h, int *w) {
     const config_setting_t *s = config_setting_get_member(l, name);
     *h = *w = def;
@@ -130,7 +69,7 @@ static const char *bias_name(int bias, int i, char *buf) {
 
 /* The arch list with channel counts, flattened sizes and tensor names
  * inferred from the input shape, as JSON for es_arch_parse. */
-static int arch_json(reader *rd, const config_setting_t *arch, es_shape in, int n_labels,
+static int arch_json(confread *rd, const config_setting_t *arch, es_shape in, int n_labels,
                      char *buf, size_t size, char *err, size_t errlen) {
     static const char *const conv_keys[] = {"type", "out", "kernel", "stride", "padding", "bias", NULL};
     static const char *const pool_keys[] = {"type", "kernel", "stride", NULL};
@@ -150,7 +89,7 @@ static int arch_json(reader *rd, const config_setting_t *arch, es_shape in, int 
             return -1;
         }
         o[0] = '\0';
-        check_keys(rd, l, strcmp(type, "conv2d") == 0    ? conv_keys
+        confread_keys(rd, l, strcmp(type, "conv2d") == 0    ? conv_keys
                           : strcmp(type, "linear") == 0  ? lin_keys
                           : strcmp(type, "dropout") == 0 ? drop_keys
                           : strstr(type, "pool2d") && strcmp(type, "global_avgpool") != 0
@@ -161,8 +100,8 @@ static int arch_json(reader *rd, const config_setting_t *arch, es_shape in, int 
             get_pair(l, "kernel", 3, &kh, &kw);
             get_pair(l, "stride", 1, &sh, &sw);
             get_pair(l, "padding", 0, &ph, &pw);
-            bias = get_bool(rd, l, "bias", 1);
-            out = get_int(rd, l, "out", 0);
+            bias = confread_bool(rd, l, "bias", 1);
+            out = confread_int(rd, l, "out", 0);
             snprintf(o, sizeof o, "{\"type\":\"conv2d\",\"in\":%d,\"out\":%d,\"kernel\":[%d,%d],"
                      "\"stride\":[%d,%d],\"padding\":[%d,%d],\"weight\":\"layers.%d.weight\","
                      "\"bias\":%s}", c, out, kh, kw, sh, sw, ph, pw, i, bias_name(bias, i, bn));
@@ -193,10 +132,10 @@ static int arch_json(reader *rd, const config_setting_t *arch, es_shape in, int 
         } else if (strcmp(type, "relu") == 0) {
             snprintf(o, sizeof o, "{\"type\":\"relu\"}");
         } else if (strcmp(type, "dropout") == 0) {
-            snprintf(o, sizeof o, "{\"type\":\"dropout\",\"p\":%.17g}", get_num(rd, l, "p", 0.5));
+            snprintf(o, sizeof o, "{\"type\":\"dropout\",\"p\":%.17g}", confread_num(rd, l, "p", 0.5));
         } else if (strcmp(type, "linear") == 0) {
-            out = get_int(rd, l, "out", n_labels);
-            bias = get_bool(rd, l, "bias", 1);
+            out = confread_int(rd, l, "out", n_labels);
+            bias = confread_bool(rd, l, "bias", 1);
             if (!flat) {
                 snprintf(err, errlen, "line %d: arch layer %d (linear) needs a flatten before it",
                          config_setting_source_line(l), i);
@@ -250,7 +189,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
     size_t len = 0;
     int bg = 0, rc = -1;
     es_shape in;
-    reader rd = {path, err, errlen, 0};
+    confread rd = {path, err, errlen, 0};
     static const char *const top_keys[] = {"model", "data", "train", "augment", NULL};
     static const char *const model_keys[] = {"labels", "background", "features", "arch", NULL};
     static const char *const data_keys[] = {"dir", "manifest", "label_regex", "group_regex",
@@ -276,14 +215,14 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
                      config_error_text(&cfg));
         goto out;
     }
-    check_keys(&rd, config_root_setting(&cfg), top_keys);
+    confread_keys(&rd, config_root_setting(&cfg), top_keys);
     model = config_lookup(&cfg, "model");
     if (!rd.bad && (!model || !config_setting_is_group(model))) {
         snprintf(err, errlen, "%s: no 'model' group", path);
         goto out;
     }
-    check_keys(&rd, model, model_keys);
-    bg = get_bool(&rd, model, "background", 0);
+    confread_keys(&rd, model, model_keys);
+    bg = confread_bool(&rd, model, "background", 0);
     if (rd.bad) goto out;
     strlist(config_setting_get_member(model, "labels"), r->labels, &r->n_labels, ES_MAX_LABELS - 1);
     if (r->n_labels == 0) {
@@ -323,7 +262,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
     }
 
     data = config_lookup(&cfg, "data");
-    check_keys(&rd, data, data_keys);
+    confread_keys(&rd, data, data_keys);
     if (data) {
         if (config_setting_lookup_string(data, "dir", &str)) snprintf(r->data_dir, sizeof r->data_dir, "%s", str);
         if (config_setting_lookup_string(data, "manifest", &str)) snprintf(r->manifest, sizeof r->manifest, "%s", str);
@@ -336,7 +275,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
 
     r->train = es_train_defaults();
     train = config_lookup(&cfg, "train");
-    check_keys(&rd, train, train_keys);
+    confread_keys(&rd, train, train_keys);
     if (train) {
         es_train_config *t = &r->train;
         if (config_setting_lookup_string(train, "optimizer", &str)) {
@@ -350,17 +289,17 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
             }
             t->opt = es_opt_defaults(k);
         }
-        t->epochs = get_int(&rd, train, "epochs", t->epochs);
-        t->batch = get_int(&rd, train, "batch", t->batch);
-        t->opt.lr = (float)get_num(&rd, train, "lr", t->opt.lr);
-        t->opt.weight_decay = (float)get_num(&rd, train, "weight_decay", t->opt.weight_decay);
-        t->opt.momentum = (float)get_num(&rd, train, "momentum", t->opt.momentum);
-        t->clip_norm = (float)get_num(&rd, train, "clip_norm", t->clip_norm);
-        t->lr_final = get_num(&rd, train, "lr_final", t->lr_final);
-        t->warmup_epochs = get_int(&rd, train, "warmup_epochs", t->warmup_epochs);
-        t->seed = (uint64_t)get_int(&rd, train, "seed", (int)t->seed);
-        t->background_fraction = get_num(&rd, train, "background_fraction", t->background_fraction);
-        t->balance = get_bool(&rd, train, "balance", t->balance);
+        t->epochs = confread_int(&rd, train, "epochs", t->epochs);
+        t->batch = confread_int(&rd, train, "batch", t->batch);
+        t->opt.lr = (float)confread_num(&rd, train, "lr", t->opt.lr);
+        t->opt.weight_decay = (float)confread_num(&rd, train, "weight_decay", t->opt.weight_decay);
+        t->opt.momentum = (float)confread_num(&rd, train, "momentum", t->opt.momentum);
+        t->clip_norm = (float)confread_num(&rd, train, "clip_norm", t->clip_norm);
+        t->lr_final = confread_num(&rd, train, "lr_final", t->lr_final);
+        t->warmup_epochs = confread_int(&rd, train, "warmup_epochs", t->warmup_epochs);
+        t->seed = (uint64_t)confread_int(&rd, train, "seed", (int)t->seed);
+        t->background_fraction = confread_num(&rd, train, "background_fraction", t->background_fraction);
+        t->balance = confread_bool(&rd, train, "balance", t->balance);
         if (rd.bad) goto out;
         if (t->epochs < 1 || t->batch < 1 || !(t->opt.lr > 0.0f) || t->opt.weight_decay < 0.0f ||
             t->opt.momentum < 0.0f || t->clip_norm < 0.0f || t->warmup_epochs < 0 ||
@@ -374,51 +313,51 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         }
     }
     aug = config_lookup(&cfg, "augment");
-    check_keys(&rd, aug, aug_keys);
+    confread_keys(&rd, aug, aug_keys);
     if (aug) {
         es_augment *a = &r->train.aug;
         const config_setting_t *g;
-        check_keys(&rd, config_setting_get_member(aug, "speed"), speed_keys);
-        check_keys(&rd, config_setting_get_member(aug, "noise"), noise_keys);
-        check_keys(&rd, config_setting_get_member(aug, "time_mask"), tmask_keys);
-        check_keys(&rd, config_setting_get_member(aug, "freq_mask"), fmask_keys);
-        check_keys(&rd, config_setting_get_member(aug, "eq"), eq_keys);
-        check_keys(&rd, config_setting_get_member(aug, "stretch"), speed_keys);
-        check_keys(&rd, config_setting_get_member(aug, "warp"), speed_keys);
-        a->shift = get_num(&rd, aug, "shift", 0.0);
-        a->gain_db = get_num(&rd, aug, "gain_db", 0.0);
+        confread_keys(&rd, config_setting_get_member(aug, "speed"), speed_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "noise"), noise_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "time_mask"), tmask_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "freq_mask"), fmask_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "eq"), eq_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "stretch"), speed_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "warp"), speed_keys);
+        a->shift = confread_num(&rd, aug, "shift", 0.0);
+        a->gain_db = confread_num(&rd, aug, "gain_db", 0.0);
         if ((g = config_setting_get_member(aug, "speed"))) {
-            a->speed_p = get_num(&rd, g, "p", 0.0);
-            a->speed_min = get_num(&rd, g, "min", 1.0);
-            a->speed_max = get_num(&rd, g, "max", 1.0);
+            a->speed_p = confread_num(&rd, g, "p", 0.0);
+            a->speed_min = confread_num(&rd, g, "min", 1.0);
+            a->speed_max = confread_num(&rd, g, "max", 1.0);
         }
         if ((g = config_setting_get_member(aug, "noise"))) {
-            a->noise_p = get_num(&rd, g, "p", 0.0);
-            a->snr_min = get_num(&rd, g, "snr_min", 10.0);
-            a->snr_max = get_num(&rd, g, "snr_max", 30.0);
+            a->noise_p = confread_num(&rd, g, "p", 0.0);
+            a->snr_min = confread_num(&rd, g, "snr_min", 10.0);
+            a->snr_max = confread_num(&rd, g, "snr_max", 30.0);
         }
         if ((g = config_setting_get_member(aug, "stretch"))) {
-            a->stretch_p = get_num(&rd, g, "p", 0.0);
-            a->stretch_min = get_num(&rd, g, "min", 1.0);
-            a->stretch_max = get_num(&rd, g, "max", 1.0);
+            a->stretch_p = confread_num(&rd, g, "p", 0.0);
+            a->stretch_min = confread_num(&rd, g, "min", 1.0);
+            a->stretch_max = confread_num(&rd, g, "max", 1.0);
         }
         if ((g = config_setting_get_member(aug, "warp"))) {
-            a->warp_p = get_num(&rd, g, "p", 0.0);
-            a->warp_min = get_num(&rd, g, "min", 1.0);
-            a->warp_max = get_num(&rd, g, "max", 1.0);
+            a->warp_p = confread_num(&rd, g, "p", 0.0);
+            a->warp_min = confread_num(&rd, g, "min", 1.0);
+            a->warp_max = confread_num(&rd, g, "max", 1.0);
         }
         if ((g = config_setting_get_member(aug, "eq"))) {
-            a->eq_p = get_num(&rd, g, "p", 0.0);
-            a->eq_db = get_num(&rd, g, "gain_db", 10.0);
+            a->eq_p = confread_num(&rd, g, "p", 0.0);
+            a->eq_db = confread_num(&rd, g, "gain_db", 10.0);
         }
         if ((g = config_setting_get_member(aug, "time_mask"))) {
-            a->time_masks = get_int(&rd, g, "count", 1);
-            a->time_mask_width = get_int(&rd, g, "width", 10);
-            a->time_mask_p = get_num(&rd, g, "p", 1.0);
+            a->time_masks = confread_int(&rd, g, "count", 1);
+            a->time_mask_width = confread_int(&rd, g, "width", 10);
+            a->time_mask_p = confread_num(&rd, g, "p", 1.0);
         }
         if ((g = config_setting_get_member(aug, "freq_mask"))) {
-            a->freq_masks = get_int(&rd, g, "count", 1);
-            a->freq_mask_width = get_int(&rd, g, "width", 8);
+            a->freq_masks = confread_int(&rd, g, "count", 1);
+            a->freq_mask_width = confread_int(&rd, g, "width", 8);
         }
         if (rd.bad) goto out;
         /* speed factors go to the resampler as rates: keep them sane */

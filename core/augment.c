@@ -48,9 +48,33 @@ static double rms(const float *x, size_t n) {
     return n ? sqrt(s / (double)n) : 0.0;
 }
 
+/* 1-3 tones: sine, square or sawtooth (band-limited, harmonics below 0.45
+ * of the rate), fundamentals 0.01-0.2 of the rate, each gliding by up to
+ * ±30% — horns, whistles, beeps, hums, engines: sounds that are none of the
+ * classes. */
+static void tones(es_rng *r, float *out, size_t n) {
+    int count = 1 + (int)es_rng_below(r, 3);
+    memset(out, 0, n * sizeof *out);
+    for (int j = 0; j < count; j++) {
+        double f0 = 0.01 * pow(20.0, es_rng_uniform(r)), glide = 0.6 * es_rng_uniform(r) - 0.3,
+               ph = 0.0, amp = 0.3 + 0.7 * es_rng_uniform(r);
+        int wave = (int)es_rng_below(r, 3), kmax = (int)(0.45 / (f0 * (1.0 + fabs(glide))));
+        if (kmax > 30) kmax = 30;
+        for (size_t i = 0; i < n; i++) {
+            double f = f0 * (1.0 + glide * (double)i / (double)n), v = 0.0;
+            ph += 2.0 * ES__PI * f;
+            if (wave == 0 || kmax < 2) v = sin(ph);
+            else
+                for (int k = 1; k <= kmax; k += wave == 1 ? 2 : 1) v += sin(k * ph) / k;
+            out[i] += (float)(amp * v);
+        }
+    }
+}
+
 void es_noise(es_rng *r, float *out, size_t n, int kind, double level_db) {
     double b0 = 0, b1 = 0, b2 = 0, brown = 0, g, cur;
-    for (size_t i = 0; i < n; i++) {
+    if (kind == 4) tones(r, out, n);
+    for (size_t i = 0; i < n && kind != 4; i++) {
         double w = es_rng_normal(r), v;
         switch (kind) {
         case 0: v = w * 1e-4; break; /* a faint dither: real silence is never zero */

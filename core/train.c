@@ -99,15 +99,29 @@ static const es_clip *pick_background(example_maker *e) {
     return NULL;
 }
 
+/* A random loudness contour on x[n]: fades in and out of random lengths,
+ * so that background sounds start and stop inside windows as real ones do
+ * (a rumble of thunder, a passing car). */
+static void envelope(es_rng *r, float *x, size_t n) {
+    size_t a = es_rng_below(r, n / 2 + 1), b = es_rng_below(r, n / 2 + 1);
+    for (size_t i = 0; i < a; i++) x[i] *= (float)((double)i / (double)a);
+    for (size_t i = 0; i < b; i++) x[n - 1 - i] *= (float)((double)i / (double)b);
+}
+
 /* A background example into wave[clip_n]. */
 static void background_wave(example_maker *e) {
     double u = es_rng_uniform(&e->rng);
     size_t nb = e->bg_total;
-    if (u < 0.2) {
+    if (u < 0.15) {
         es_noise(&e->rng, e->wave, e->clip_n, 0, 0.0); /* a quiet room */
-    } else if (u < 0.5 || nb == 0) {
+    } else if (u < 0.45 || (nb == 0 && u < 0.7)) {
+        /* noise of any colour from barely audible to loud */
         es_noise(&e->rng, e->wave, e->clip_n, 1 + (int)es_rng_below(&e->rng, 3),
-                 -60.0 + 50.0 * es_rng_uniform(&e->rng));
+                 -60.0 + 55.0 * es_rng_uniform(&e->rng));
+        if (es_rng_uniform(&e->rng) < 0.5) envelope(&e->rng, e->wave, e->clip_n);
+    } else if (u < 0.6 || nb == 0) {
+        es_noise(&e->rng, e->wave, e->clip_n, 4, -50.0 + 45.0 * es_rng_uniform(&e->rng));
+        envelope(&e->rng, e->wave, e->clip_n);
     } else {
         const es_clip *c = pick_background(e);
         es_augment a = e->cfg->aug;

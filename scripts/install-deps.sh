@@ -3,15 +3,17 @@
 # Usage: scripts/install-deps.sh [build|test|bench]
 #   build (default): compiler, CMake and the libraries libearshot links.
 #   test:            also the tools the suite drives: sox makes test signals
-#                    (noise, silence, 48 kHz copies of clips).
+#                    (noise, silence, 48 kHz copies, test scenes), espeak-ng
+#                    speaks digits in voices no model heard, systemd brings
+#                    systemd-analyze and systemd-socket-activate.
 #   bench:           also PyTorch/torchaudio, the peer the benchmarks and the
 #                    fixture generator compare against.
 set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config
   libfftw3-dev libsndfile1-dev libsoxr-dev libjansson-dev
-  libopenblas-dev libconfig-dev libsystemd-dev portaudio19-dev libcairo2-dev"
-TEST_PKGS="sox"
+  libopenblas-dev libconfig-dev libsystemd-dev portaudio19-dev libcairo2-dev libssl-dev"
+TEST_PKGS="sox espeak-ng systemd"
 BENCH_PKGS="python3 python3-numpy python3-torch python3-torchaudio"
 
 case "${1:-build}" in

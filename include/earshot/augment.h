@@ -74,7 +74,8 @@ int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, c
 void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T, float *ws);
 
 /* Synthetic backgrounds: kind 0 silence (a faint dither), 1 white, 2 pink,
- * 3 brown noise, at level_db dBFS RMS. */
+ * 3 brown noise, 4 tones (1-3 sines, squares or sawtooths, gliding), at
+ * level_db dBFS RMS. */
 void es_noise(es_rng *r, float *out, size_t n, int kind, double level_db);
 
 #ifdef __cplusplus

@@ -10,10 +10,11 @@
  * Each example is a fresh window: the clip, augmented (earshot/augment.h),
  * through the model's own feature description, then masked. When the model
  * has a label named "background", a share of every batch is background: a
- * faint dither, white/pink/brown noise at random levels, or a random stretch
- * of the background clips (other sounds, other datasets), so that live
- * detection stays quiet on a quiet room and on sounds that are none of the
- * classes. Validation classifies whole held-out clips as `earshot classify`
+ * faint dither, white/pink/brown noise from -60 to -5 dBFS (half of it
+ * fading in or out), gliding tones (horns, whistles, hums), or a random
+ * stretch of the background clips (other sounds, other datasets), so that
+ * live detection stays quiet on a quiet room and on sounds that are none of
+ * the classes. Validation classifies whole held-out clips as `earshot classify`
  * does; the best epoch's weights go to `best`.
  */
 #ifndef EARSHOT_TRAIN_H

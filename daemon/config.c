@@ -1,0 +1,232 @@
+/* daemon/config.c — reading earshotd.conf. */
+#include "config.h"
+
+#include <libconfig.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "confread.h"
+#include "earshot/log.h"
+
+void esd_config_defaults(esd_config *c) {
+    memset(c, 0, sizeof *c);
+    c->input = ESD_IN_PORTAUDIO;
+    c->input_rate = 16000;
+    c->history_seconds = 32.0;          /* DESIGN: at least 30 s of history */
+    snprintf(c->socket_path, sizeof c->socket_path, "/run/earshot/control.sock");
+    c->max_clients = 64;
+    c->max_line = 1 << 20;              /* inline audio examples are long lines */
+    c->client_queue = 256;
+    c->history_events = 1000;
+    c->clip_pre = 1.0;
+    c->clip_post = 0.5;
+    c->clips_max_mb = 100.0;
+    c->log_level = ES_LOG_INFO;
+}
+
+int esd_config_input(esd_config *c, const char *spec, char *err, size_t errlen) {
+    const char *colon = strchr(spec, ':');
+    size_t kind_len = colon ? (size_t)(colon - spec) : strlen(spec);
+    const char *arg = colon ? colon + 1 : "";
+    if (strlen(arg) >= sizeof c->input_arg) {
+        snprintf(err, errlen, "input '%.40s...': too long", spec);
+        return -1;
+    }
+    if (kind_len == 9 && strncmp(spec, "portaudio", 9) == 0) {
+        c->input = ESD_IN_PORTAUDIO;
+    } else if (kind_len == 4 && strncmp(spec, "file", 4) == 0 && *arg) {
+        c->input = ESD_IN_FILE;
+    } else if (kind_len == 5 && strncmp(spec, "stdin", 5) == 0) {
+        char *end;
+        long rate = strtol(arg, &end, 10);
+        if (!*arg || *end || rate < 1000 || rate > 384000) {
+            snprintf(err, errlen, "input '%s': stdin needs its sample rate, stdin:RATE with "
+                     "RATE in [1000, 384000] (raw s16le mono)", spec);
+            return -1;
+        }
+        c->input = ESD_IN_STDIN;
+        c->input_rate = (int)rate;
+    } else {
+        snprintf(err, errlen, "input '%s': expected portaudio, portaudio:DEVICE, file:PATH or "
+                 "stdin:RATE", spec);
+        return -1;
+    }
+    snprintf(c->input_arg, sizeof c->input_arg, "%s", arg);
+    return 0;
+}
+
+/* dir of path + rel, unless rel is absolute */
+static void resolve(char *out, size_t size, const char *path, const char *rel) {
+    const char *slash = strrchr(path, '/');
+    if (rel[0] == '/' || !slash)
+        snprintf(out, size, "%s", rel);
+    else
+        snprintf(out, size, "%.*s/%s", (int)(slash - path), path, rel);
+}
+
+static int level_of(const char *s) {
+    static const char *const names[] = {"err", "warning", "notice", "info", "debug"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0) return ES_LOG_ERR + i;
+    return -1;
+}
+
+static void read_model(confread *rd, const config_setting_t *m, esd_model_config *mc,
+                       const char *path) {
+    static const char *const keys[] = {"name", "file", "threshold", "thresholds",
+                                       "min_count", "average_seconds", "refractory_seconds",
+                                       "energy_gate_db", NULL};
+    const config_setting_t *th;
+    const char *name, *file;
+    confread_keys(rd, m, keys);
+    name = confread_str(rd, m, "name", NULL);
+    file = confread_str(rd, m, "file", NULL);
+    if (!name || !file || !*name || strlen(name) >= sizeof mc->name) {
+        if (!rd->bad)
+            confread_fail(rd, m, "a model needs a name (1 to 63 bytes) and a file%s%s", "", "");
+        return;
+    }
+    snprintf(mc->name, sizeof mc->name, "%s", name);
+    resolve(mc->file, sizeof mc->file, path, file);
+    mc->detect = es_detect_defaults();
+    mc->detect.threshold = (float)confread_num(rd, m, "threshold", mc->detect.threshold);
+    mc->detect.min_count = confread_int(rd, m, "min_count", mc->detect.min_count);
+    mc->detect.average_seconds = confread_num(rd, m, "average_seconds", mc->detect.average_seconds);
+    mc->detect.refractory_seconds =
+        confread_num(rd, m, "refractory_seconds", mc->detect.refractory_seconds);
+    mc->detect.energy_gate_db = confread_num(rd, m, "energy_gate_db", mc->detect.energy_gate_db);
+    if ((th = config_setting_get_member(m, "thresholds"))) {
+        if (!config_setting_is_group(th) || config_setting_length(th) > 32) {
+            confread_fail(rd, th, "'%s' must be a group of at most 32 label = value%s", "thresholds", "");
+            return;
+        }
+        for (int i = 0; i < config_setting_length(th); i++) {
+            const config_setting_t *t = config_setting_get_elem(th, (unsigned)i);
+            double v = confread_num(rd, th, config_setting_name(t), 0.0);
+            if (!(v >= 0.0 && v <= 1.0)) {
+                confread_fail(rd, t, "threshold '%s' must be in [0, 1]%s", config_setting_name(t), "");
+                return;
+            }
+            snprintf(mc->threshold_label[i], ESD_NAME_MAX, "%s", config_setting_name(t));
+            mc->threshold_value[i] = (float)v;
+            mc->n_thresholds = i + 1;
+        }
+    }
+    {
+        es_detect_config d = mc->detect;
+        d.stride_seconds = 0.25; /* the model's own stride is checked at load */
+        if (!rd->bad && !(d.threshold >= 0.0f && d.threshold <= 1.0f && d.min_count >= 1 &&
+                          d.min_count <= 1000 && d.average_seconds >= 0.0 &&
+                          d.average_seconds <= 60.0 && d.refractory_seconds >= 0.0 &&
+                          d.refractory_seconds <= 3600.0 && d.energy_gate_db >= -1000.0 &&
+                          d.energy_gate_db <= 0.0))
+            confread_fail(rd, m, "model '%s': threshold in [0, 1], min_count in [1, 1000], "
+                          "average_seconds in [0, 60], refractory_seconds in [0, 3600], "
+                          "energy_gate_db in [-1000, 0]%s", mc->name, "");
+    }
+}
+
+int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
+    static const char *const top[] = {"input", "socket", "history_events", "clips", "log_level",
+                                      "models", NULL};
+    static const char *const input_keys[] = {"source", "rate", "pace", "loop",
+                                             "history_seconds", NULL};
+    static const char *const socket_keys[] = {"path", "group", "max_clients", "max_line",
+                                              "client_queue", NULL};
+    static const char *const clip_keys[] = {"dir", "pre_roll", "post_roll", "max_mb", NULL};
+    config_t cfg;
+    confread rd = {path, err, errlen, 0};
+    const config_setting_t *root, *g, *models;
+    const char *s;
+    int rc = -1;
+
+    config_init(&cfg);
+    if (!config_read_file(&cfg, path)) {
+        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+            snprintf(err, errlen, "%s: cannot read the file", path);
+        else
+            snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&cfg),
+                     config_error_text(&cfg));
+        goto out;
+    }
+    root = config_root_setting(&cfg);
+    confread_keys(&rd, root, top);
+    if ((g = config_setting_get_member(root, "input"))) {
+        confread_keys(&rd, g, input_keys);
+        c->input_rate = confread_int(&rd, g, "rate", c->input_rate);
+        if ((s = confread_str(&rd, g, "source", NULL)) &&
+            esd_config_input(c, s, err, errlen) < 0) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s", err);
+            confread_fail(&rd, config_setting_get_member(g, "source"), "%s%s", msg, "");
+        }
+        if ((s = confread_str(&rd, g, "pace", NULL))) {
+            if (strcmp(s, "fast") == 0) c->pace_fast = 1;
+            else if (strcmp(s, "realtime") == 0) c->pace_fast = 0;
+            else confread_fail(&rd, config_setting_get_member(g, "pace"),
+                               "input.pace must be \"realtime\" or \"fast\", not \"%s\"%s", s, "");
+        }
+        c->loop = confread_bool(&rd, g, "loop", c->loop);
+        c->history_seconds = confread_num(&rd, g, "history_seconds", c->history_seconds);
+        if (!rd.bad && (c->input_rate < 1000 || c->input_rate > 384000))
+            confread_fail(&rd, g, "input.rate must be in [1000, 384000]%s%s", "", "");
+        if (!rd.bad && !(c->history_seconds >= 2.0 && c->history_seconds <= 600.0))
+            confread_fail(&rd, g, "input.history_seconds must be in [2, 600]%s%s", "", "");
+    }
+    if ((g = config_setting_get_member(root, "socket"))) {
+        confread_keys(&rd, g, socket_keys);
+        if ((s = confread_str(&rd, g, "path", NULL)))
+            snprintf(c->socket_path, sizeof c->socket_path, "%s", s);
+        if ((s = confread_str(&rd, g, "group", NULL)))
+            snprintf(c->socket_group, sizeof c->socket_group, "%s", s);
+        c->max_clients = confread_int(&rd, g, "max_clients", c->max_clients);
+        c->max_line = confread_int(&rd, g, "max_line", c->max_line);
+        c->client_queue = confread_int(&rd, g, "client_queue", c->client_queue);
+        if (!rd.bad && (c->max_clients < 1 || c->max_clients > 4096 || c->max_line < 256 ||
+                        c->max_line > (64 << 20) || c->client_queue < 1 ||
+                        c->client_queue > 1000000))
+            confread_fail(&rd, g, "socket: max_clients in [1, 4096], max_line in [256, 64 MiB], "
+                          "client_queue in [1, 1000000]%s%s", "", "");
+    }
+    c->history_events = confread_int(&rd, root, "history_events", c->history_events);
+    if (!rd.bad && (c->history_events < 1 || c->history_events > 1000000))
+        confread_fail(&rd, config_setting_get_member(root, "history_events"),
+                      "history_events must be in [1, 1000000]%s%s", "", "");
+    if ((g = config_setting_get_member(root, "clips"))) {
+        confread_keys(&rd, g, clip_keys);
+        if ((s = confread_str(&rd, g, "dir", NULL)) && *s)
+            resolve(c->clips_dir, sizeof c->clips_dir, path, s);
+        c->clip_pre = confread_num(&rd, g, "pre_roll", c->clip_pre);
+        c->clip_post = confread_num(&rd, g, "post_roll", c->clip_post);
+        c->clips_max_mb = confread_num(&rd, g, "max_mb", c->clips_max_mb);
+        if (!rd.bad && !(c->clip_pre >= 0.0 && c->clip_pre <= 10.0 && c->clip_post >= 0.0 &&
+                         c->clip_post <= 10.0 && c->clips_max_mb > 0.0))
+            confread_fail(&rd, g, "clips: pre_roll and post_roll in [0, 10] s, max_mb above 0%s%s",
+                          "", "");
+    }
+    if ((s = confread_str(&rd, root, "log_level", NULL)) && (c->log_level = level_of(s)) < 0)
+        confread_fail(&rd, config_setting_get_member(root, "log_level"),
+                      "log_level must be err, warning, notice, info or debug, not \"%s\"%s", s, "");
+    if ((models = config_setting_get_member(root, "models"))) {
+        if (!config_setting_is_list(models) || config_setting_length(models) > ESD_MAX_MODELS) {
+            confread_fail(&rd, models, "models must be a list ( ... ) of at most %s groups%s", "8", "");
+        } else {
+            c->n_models = 0;
+            for (int i = 0; i < config_setting_length(models) && !rd.bad; i++) {
+                esd_model_config *mc = &c->models[c->n_models];
+                read_model(&rd, config_setting_get_elem(models, (unsigned)i), mc, path);
+                for (int j = 0; j < c->n_models && !rd.bad; j++)
+                    if (strcmp(c->models[j].name, mc->name) == 0)
+                        confread_fail(&rd, config_setting_get_elem(models, (unsigned)i),
+                                      "two models are named '%s'%s", mc->name, "");
+                c->n_models++;
+            }
+        }
+    }
+    if (!rd.bad) rc = 0;
+out:
+    config_destroy(&cfg);
+    return rc;
+}

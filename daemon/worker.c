@@ -1,0 +1,516 @@
+/* daemon/worker.c — per-model thread: ring → resampler → frames → windows →
+ * network → detection. */
+#include "worker.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "earshot/alloc.h"
+#include "earshot/classify.h"
+#include "earshot/error.h"
+#include "earshot/features.h"
+#include "earshot/resample.h"
+#include "log.h"
+
+#define READ_MAX 4096          /* input samples per read */
+#define LAT_N 1024             /* windows in the latency record */
+#define WAKE_MS 10             /* device input: how often a worker looks at the ring */
+
+struct model_state {
+    es_model *model;
+    char path[ESD_PATH_MAX], sha256[65];
+    es_classifier *clf;
+    es_features *fx;
+    es_resampler *rs;
+    es_detector *det;
+    int K, bg, rate, hop;
+    size_t F, T, stride_frames;
+    double clip_seconds;
+    float *frames;             /* [T, F] ring of the newest frames */
+    double *energy;            /* [T] per-hop sum of squares, ring */
+    float *matrix;             /* [F, T] */
+    float *post;               /* [K] */
+    float *in, *out;           /* [READ_MAX], [max_out] */
+    size_t out_cap;
+    /* streaming position */
+    uint64_t frames_total;     /* frames of the current segment */
+    uint64_t hops_total;
+    double hop_acc;            /* sum of squares of the hop being filled */
+    size_t hop_fill;
+    double seg_start;          /* stream seconds where the segment began */
+};
+
+struct worker {
+    char name[ESD_NAME_MAX];
+    capture *cap;
+    es_ring *ring;
+    es_ring_cursor cur;
+    _Atomic uint64_t pos;      /* cur.pos for the fast producers */
+    worker_event_fn fn;
+    void *user;
+    pthread_t thread;
+    atomic_int stop, want_post;
+    model_state *st;           /* the worker's; main reads it under lock */
+    /* mailboxes and shared stats, under lock */
+    pthread_mutex_t lock;
+    model_state *pending, *retired;
+    int detect_dirty;
+    es_detect_config detect;
+    float thr[ES_MAX_LABELS];
+    int thr_dirty;
+    float *latest;             /* [ES_MAX_LABELS] smoothed posteriors */
+    double latest_t;
+    int latest_k;
+    double lat[LAT_N];
+    uint64_t windows, detections, lost, overruns;
+    int tail_done;
+};
+
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- model states ---------------------------------------------------------- */
+
+static int file_sha256(const char *path, char hex[65]) {
+    unsigned char buf[65536], md[32];
+    unsigned int len = 0;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = f && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, n);
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+    for (unsigned i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (f) fclose(f);
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
+void model_state_free(model_state *st) {
+    if (!st) return;
+    es_classifier_free(st->clf);
+    es_features_free(st->fx);
+    es_resampler_free(st->rs);
+    es_detector_free(st->det);
+    es_model_free(st->model);
+    free(st->frames);
+    free(st->energy);
+    free(st->matrix);
+    free(st->post);
+    free(st->in);
+    free(st->out);
+    free(st);
+}
+
+int model_state_create(model_state **out, const char *path, int input_rate,
+                       const esd_model_config *mc, char *err, size_t errlen) {
+    model_state *st = calloc(1, sizeof *st);
+    const es_feature_desc *d;
+    es_shape in;
+    es_detect_config dc;
+    double stride_hops;
+    *out = NULL;
+    if (!st) {
+        snprintf(err, errlen, "out of memory loading '%s'", path);
+        return ES_ENOMEM;
+    }
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (es_model_load(&st->model, path) < 0) {
+        snprintf(err, errlen, "%s", es_errmsg());
+        model_state_free(st);
+        return ES_EFORMAT;
+    }
+    if (file_sha256(path, st->sha256) < 0) {
+        snprintf(err, errlen, "%s: cannot read it to hash it", path);
+        model_state_free(st);
+        return ES_EIO;
+    }
+    d = es_model_features(st->model);
+    in = es_model_input_shape(st->model);
+    st->K = es_model_num_labels(st->model);
+    st->bg = es_model_label_index(st->model, "background");
+    st->rate = d->sample_rate;
+    st->hop = d->hop_length;
+    st->F = (size_t)in.h;
+    st->T = (size_t)in.w;
+    st->clip_seconds = d->clip_seconds;
+    stride_hops = d->stride_seconds * d->sample_rate / d->hop_length;
+    st->stride_frames = (size_t)lround(stride_hops);
+    if (st->stride_frames < 1) st->stride_frames = 1;
+    if (fabs(stride_hops - (double)st->stride_frames) > 1e-6)
+        esd_log(ES_LOG_NOTICE, "%s: stride %.4f s is %.2f hops; using %zu", path,
+                d->stride_seconds, stride_hops, st->stride_frames);
+    dc = mc->detect;
+    dc.stride_seconds = (double)st->stride_frames * st->hop / st->rate;
+    st->out_cap = 0;
+    if (es_classifier_create(&st->clf, st->model) < 0 || es_features_create(&st->fx, d) < 0 ||
+        es_resampler_create(&st->rs, input_rate, st->rate, READ_MAX) < 0 ||
+        es_detector_create(&st->det, st->K, st->bg, &dc) < 0) {
+        snprintf(err, errlen, "%s: %s", path, es_errmsg());
+        model_state_free(st);
+        return ES_ENOMEM;
+    }
+    for (int i = 0; i < mc->n_thresholds; i++) {
+        int k = es_model_label_index(st->model, mc->threshold_label[i]);
+        if (k < 0) {
+            snprintf(err, errlen, "model '%s': thresholds name label '%s', which %s does not have",
+                     mc->name, mc->threshold_label[i], path);
+            model_state_free(st);
+            return ES_ECONFIG;
+        }
+        es_detector_set_threshold(st->det, k, mc->threshold_value[i]);
+    }
+    st->out_cap = es_resampler_max_out(st->rs);
+    st->frames = malloc(st->T * st->F * sizeof *st->frames);
+    st->energy = calloc(st->T, sizeof *st->energy);
+    st->matrix = malloc(st->F * st->T * sizeof *st->matrix);
+    st->post = malloc((size_t)st->K * sizeof *st->post);
+    st->in = malloc(READ_MAX * sizeof *st->in);
+    st->out = malloc(st->out_cap * sizeof *st->out);
+    if (!st->frames || !st->energy || !st->matrix || !st->post || !st->in || !st->out) {
+        snprintf(err, errlen, "out of memory loading '%s'", path);
+        model_state_free(st);
+        return ES_ENOMEM;
+    }
+    *out = st;
+    return 0;
+}
+
+const es_model *model_state_model(const model_state *st) { return st->model; }
+const char *model_state_path(const model_state *st) { return st->path; }
+const char *model_state_sha256(const model_state *st) { return st->sha256; }
+
+/* ---- the per-window path ---------------------------------------------------- */
+
+typedef struct {
+    worker *w;
+    model_state *st;
+} frame_ctx;
+
+static void run_window(worker *w, model_state *st) {
+    size_t F = st->F, T = st->T;
+    uint64_t t0 = st->frames_total - T;
+    double t_start = st->seg_start + (double)t0 * st->hop / st->rate, t_end, e = 0.0, rms_db;
+    double started = now_mono();
+    es_detection det;
+    int fired;
+    /* the window: frames t0 .. t0+T-1 from the ring, transposed to [F, T] */
+    for (size_t j = 0; j < T; j++) {
+        const float *fr = st->frames + ((t0 + j) % T) * F;
+        for (size_t f = 0; f < F; f++) st->matrix[f * T + j] = fr[f];
+        e += st->energy[(t0 + j) % T];
+    }
+    rms_db = 10.0 * log10(e / ((double)T * st->hop) + 1e-20);
+    es_features_finalize(es_model_features(st->model), st->matrix, F, T);
+    if (es_classify_features(st->clf, st->matrix, st->post) < 0) return;
+    t_end = t_start + st->clip_seconds;
+    fired = es_detector_push(st->det, st->post, t_start, t_end, rms_db, &det);
+    pthread_mutex_lock(&w->lock);
+    memcpy(w->latest, es_detector_smoothed(st->det), (size_t)st->K * sizeof *w->latest);
+    w->latest_k = st->K;
+    w->latest_t = t_end;
+    w->lat[w->windows % LAT_N] = now_mono() - started;
+    w->windows++;
+    w->detections += (uint64_t)fired;
+    pthread_mutex_unlock(&w->lock);
+    if (fired) {
+        worker_event ev = {WORKER_DETECTION, w->name, st->model, det, NULL, t_start, t_end};
+        w->fn(w->user, &ev);
+    }
+    if (atomic_load_explicit(&w->want_post, memory_order_relaxed)) {
+        worker_event ev = {WORKER_POSTERIORS, w->name, st->model, det,
+                           es_detector_smoothed(st->det), t_start, t_end};
+        w->fn(w->user, &ev);
+    }
+}
+
+static void on_frame(void *user, uint64_t t, const float *frame) {
+    frame_ctx *c = user;
+    model_state *st = c->st;
+    memcpy(st->frames + (t % st->T) * st->F, frame, st->F * sizeof *frame);
+    st->frames_total = t + 1;
+    if (st->frames_total >= st->T && (st->frames_total - st->T) % st->stride_frames == 0)
+        run_window(c->w, st);
+}
+
+/* Per-hop energies of the resampled samples, for the energy gate. */
+static void add_energy(model_state *st, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        st->hop_acc += (double)x[i] * x[i];
+        if (++st->hop_fill == (size_t)st->hop) {
+            st->energy[st->hops_total % st->T] = st->hop_acc;
+            st->hops_total++;
+            st->hop_acc = 0.0;
+            st->hop_fill = 0;
+        }
+    }
+}
+
+/* A new segment of the stream (start, model swap, samples lost). */
+static void segment(model_state *st, double start, int reset_resampler) {
+    es_features_reset(st->fx);
+    if (reset_resampler) es_resampler_reset(st->rs);
+    es_detector_reset(st->det);
+    st->frames_total = st->hops_total = 0;
+    st->hop_acc = 0.0;
+    st->hop_fill = 0;
+    st->seg_start = start;
+}
+
+/* w->thr from the current model's detector (label thresholds of the config). */
+static void copy_thresholds(worker *w) {
+    const es_detector *d = w->st->det;
+    for (int k = 0; k < ES_MAX_LABELS; k++) w->thr[k] = NAN;
+    for (int k = 0; k < w->st->K && k < ES_MAX_LABELS; k++)
+        if (es_detector_threshold(d, k) != es_detector_config(d)->threshold)
+            w->thr[k] = es_detector_threshold(d, k);
+}
+
+static void apply_mail(worker *w, double now_stream) {
+    pthread_mutex_lock(&w->lock);
+    if (w->pending) {
+        model_state *old = w->st;
+        w->st = w->pending;
+        w->pending = NULL;
+        w->retired = old;
+        segment(w->st, now_stream, 0);
+        /* settings made at runtime carry over to the new model; its label
+         * thresholds come with it (main built it with the slot's config) */
+        w->detect_dirty = 1;
+        copy_thresholds(w);
+    }
+    if (w->detect_dirty) {
+        es_detect_config dc = w->detect;
+        dc.stride_seconds = es_detector_config(w->st->det)->stride_seconds;
+        es_detector_configure(w->st->det, &dc);
+        w->detect_dirty = 0;
+    }
+    if (w->thr_dirty) {
+        for (int k = 0; k < w->st->K && k < ES_MAX_LABELS; k++)
+            es_detector_set_threshold(w->st->det, k, w->thr[k]);
+        w->thr_dirty = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void finish_tail(worker *w, model_state *st) {
+    frame_ctx c = {w, st};
+    size_t n;
+    /* the resampler's held-back samples, then the reflect-padded last frames */
+    do {
+        if (es_resampler_flush(st->rs, st->out, st->out_cap, &n) < 0) break;
+        add_energy(st, st->out, n);
+        es_features_push(st->fx, st->out, n, on_frame, &c);
+    } while (n > 0);
+    es_features_finish(st->fx, on_frame, &c);
+}
+
+static void *worker_main(void *p) {
+    worker *w = p;
+    int rate_in = capture_rate(w->cap);
+    while (!atomic_load(&w->stop)) {
+        model_state *st;
+        uint64_t lost0 = w->cur.lost;
+        size_t n, nout;
+        frame_ctx c;
+        apply_mail(w, (double)w->cur.pos / rate_in);
+        st = w->st;
+        n = es_ring_read(w->ring, &w->cur, st->in, READ_MAX);
+        atomic_store_explicit(&w->pos, w->cur.pos, memory_order_release);
+        if (w->cur.lost != lost0) {
+            /* an overrun: the stream has a hole; start a new segment after it */
+            pthread_mutex_lock(&w->lock);
+            w->lost = w->cur.lost;
+            w->overruns++;
+            pthread_mutex_unlock(&w->lock);
+            esd_log(ES_LOG_WARNING, "%s: fell behind, lost %llu samples", w->name,
+                    (unsigned long long)(w->cur.lost - lost0));
+            segment(st, (double)(w->cur.pos - n) / rate_in, 1);
+        }
+        if (n == 0) {
+            if (capture_ended(w->cap) && w->cur.pos >= es_ring_write_pos(w->ring)) {
+                int done;
+                pthread_mutex_lock(&w->lock);
+                done = w->tail_done;
+                pthread_mutex_unlock(&w->lock);
+                if (!done) {
+                    finish_tail(w, st);
+                    pthread_mutex_lock(&w->lock);
+                    w->tail_done = 1;
+                    pthread_mutex_unlock(&w->lock);
+                    capture_consumed(w->cap);
+                }
+            }
+            capture_wait(w->cap, &w->stop, WAKE_MS);
+            continue;
+        }
+        capture_consumed(w->cap);
+        c.w = w;
+        c.st = st;
+        if (es_resampler_process(st->rs, st->in, n, st->out, st->out_cap, &nout) < 0) continue;
+        add_energy(st, st->out, nout);
+        es_features_push(st->fx, st->out, nout, on_frame, &c);
+    }
+    return NULL;
+}
+
+/* ---- main-thread side -------------------------------------------------------- */
+
+int worker_start(worker **out, const char *name, model_state *st, capture *cap, es_ring *ring,
+                 worker_event_fn fn, void *user) {
+    worker *w = calloc(1, sizeof *w);
+    *out = NULL;
+    if (!w || !(w->latest = calloc(ES_MAX_LABELS, sizeof *w->latest))) {
+        free(w);
+        return ES_ENOMEM;
+    }
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->cap = cap;
+    w->ring = ring;
+    w->fn = fn;
+    w->user = user;
+    w->st = st;
+    w->detect = *es_detector_config(st->det);
+    copy_thresholds(w);
+    pthread_mutex_init(&w->lock, NULL);
+    es_ring_cursor_init(ring, &w->cur);
+    atomic_store(&w->pos, w->cur.pos);
+    segment(st, (double)w->cur.pos / capture_rate(cap), 0);
+    capture_add_consumer(cap, &w->pos);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        capture_remove_consumer(cap, &w->pos);
+        pthread_mutex_destroy(&w->lock);
+        free(w->latest);
+        free(w);
+        return ES_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
+void worker_stop(worker *w) {
+    if (!w) return;
+    atomic_store(&w->stop, 1);
+    capture_wake(w->cap);
+    pthread_join(w->thread, NULL);
+    capture_remove_consumer(w->cap, &w->pos);
+    model_state_free(w->st);
+    model_state_free(w->pending);
+    model_state_free(w->retired);
+    pthread_mutex_destroy(&w->lock);
+    free(w->latest);
+    free(w);
+}
+
+const char *worker_name(const worker *w) { return w->name; }
+
+void worker_swap(worker *w, model_state *st) {
+    pthread_mutex_lock(&w->lock);
+    model_state_free(w->pending); /* a newer load overrides one not yet taken */
+    w->pending = st;
+    pthread_mutex_unlock(&w->lock);
+    capture_wake(w->cap);
+}
+
+model_state *worker_collect(worker *w) {
+    model_state *r;
+    pthread_mutex_lock(&w->lock);
+    r = w->retired;
+    w->retired = NULL;
+    pthread_mutex_unlock(&w->lock);
+    return r;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void worker_stats_get(worker *w, worker_stats *s) {
+    double lat[LAT_N];
+    size_t n;
+    pthread_mutex_lock(&w->lock);
+    s->windows = w->windows;
+    s->lost = w->lost;
+    s->overruns = w->overruns;
+    s->detections = w->detections;
+    s->stream_seconds = w->latest_t;
+    s->tail_done = w->tail_done;
+    n = w->windows < LAT_N ? (size_t)w->windows : LAT_N;
+    memcpy(lat, w->lat, n * sizeof *lat);
+    pthread_mutex_unlock(&w->lock);
+    qsort(lat, n, sizeof *lat, cmp_double);
+    /* nearest rank: the smallest value with at least p of the record at or below it */
+    s->latency_p50 = n ? lat[(size_t)ceil(0.50 * (double)n) - 1] : 0.0;
+    s->latency_p99 = n ? lat[(size_t)ceil(0.99 * (double)n) - 1] : 0.0;
+}
+
+const model_state *worker_model(worker *w) {
+    const model_state *st;
+    pthread_mutex_lock(&w->lock);
+    st = w->pending ? w->pending : w->st;
+    pthread_mutex_unlock(&w->lock);
+    return st;
+}
+
+int worker_predict(worker *w, float *out, int cap, double *t_end) {
+    int k;
+    pthread_mutex_lock(&w->lock);
+    k = w->latest_k <= cap ? w->latest_k : 0;
+    memcpy(out, w->latest, (size_t)k * sizeof *out);
+    *t_end = w->latest_t;
+    pthread_mutex_unlock(&w->lock);
+    return k;
+}
+
+int worker_set_detect(worker *w, const es_detect_config *dc) {
+    es_detector *probe = NULL;
+    es_detect_config c = *dc;
+    int rc;
+    c.stride_seconds = w->detect.stride_seconds > 0 ? w->detect.stride_seconds : 0.25;
+    /* check it the way the worker will apply it */
+    if ((rc = es_detector_create(&probe, 2, -1, &c)) < 0) return rc;
+    es_detector_free(probe);
+    pthread_mutex_lock(&w->lock);
+    w->detect = c;
+    w->detect_dirty = 1;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int worker_set_threshold(worker *w, int label, float value) {
+    if (label < 0 || label >= ES_MAX_LABELS || (!isnan(value) && !(value >= 0.0f && value <= 1.0f)))
+        return ES_EINVAL;
+    pthread_mutex_lock(&w->lock);
+    w->thr[label] = value;
+    w->thr_dirty = 1;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+es_detect_config worker_detect_config(worker *w) {
+    es_detect_config c;
+    pthread_mutex_lock(&w->lock);
+    c = w->detect;
+    pthread_mutex_unlock(&w->lock);
+    return c;
+}
+
+float worker_threshold(worker *w, int label) {
+    float t;
+    pthread_mutex_lock(&w->lock);
+    t = isnan(w->thr[label]) ? w->detect.threshold : w->thr[label];
+    pthread_mutex_unlock(&w->lock);
+    return t;
+}
+
+void worker_want_posteriors(worker *w, int on) { atomic_store(&w->want_post, on); }

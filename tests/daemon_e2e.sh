@@ -1,0 +1,58 @@
+#!/bin/bash
+# End to end, no sound hardware: a recording of spoken digits (voices no
+# model has heard), cat and dog sounds, silence, noise and other sounds goes
+# through earshotd (--input file:… --input-pace fast) with the shipped
+# models; the detections must match the truth with an event-level F1 of at
+# least 0.95, and nothing may fire on the silence, noise and other sounds.
+#
+# A detection matches a truth event of the same model and label whose span
+# it overlaps; each truth event matches once. Extra detections are false
+# positives, unmatched truth events misses.
+# Usage: daemon_e2e.sh EARSHOT EARSHOTD SOURCE_DIR [SEED]
+set -u
+ES="$1"; ESD="$2"; SRC="$3"; SEED="${4:-1}"
+CD="$SRC/../shared/data/catdog"
+if [ ! -d "$CD" ]; then echo "daemon_e2e: SKIPPED: $CD is absent"; exit 77; fi
+for t in espeak-ng sox; do
+  command -v $t >/dev/null || { echo "daemon_e2e: FAIL: $t is missing (scripts/install-deps.sh test)"; exit 1; }
+done
+T="$(mktemp -d)"; trap 'kill $pid 2>/dev/null; rm -rf "$T"' EXIT
+pid=
+"$SRC/tests/make_scene.sh" "$T" "$CD" "$SEED" >/dev/null 2>&1 || { echo "FAIL: make_scene"; exit 1; }
+sed -e "s#^  source = .*#  source = \"file:$T/scene.wav\";#" \
+    -e "s#^  pace = .*#  pace = \"fast\";#" \
+    -e "s#^  path = \"/run/earshot/control.sock\";#  path = \"$T/s.sock\";#" \
+    -e "s#^  dir = \"\";#  dir = \"$T/clips\";#" \
+    -e "s#\"\\.\\./models/#\"$SRC/models/#" "$SRC/conf/earshotd.conf" >"$T/earshotd.conf"
+"$ESD" --config "$T/earshotd.conf" 2>"$T/log" &
+pid=$!
+for _ in $(seq 600); do
+  "$ES" status --json --socket "$T/s.sock" 2>/dev/null | grep -q '"input_ended":true' && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.1
+done
+"$ES" history --json --socket "$T/s.sock" >"$T/events" || { echo "FAIL: history"; cat "$T/log"; exit 1; }
+sleep 0.6 # the last clips are written on the next tick
+kill $pid; wait $pid
+# every detection's clip: pre-roll 1 s, post-roll 0.5 s
+nclips=$(ls "$T/clips" 2>/dev/null | wc -l); ndet=$(grep -c '"event":"detection"' "$T/events")
+if [ "$nclips" -ne "$ndet" ]; then echo "FAIL: $ndet detections but $nclips clips"; exit 1; fi
+sed -n 's/.*"model":"\([a-z]*\)","label":"\([^"]*\)","score":\([0-9.e-]*\),"onset":\([0-9.e-]*\),"offset":\([0-9.e-]*\).*/\1\t\2\t\4\t\5\t\3/p' \
+  "$T/events" >"$T/det.tsv"
+awk -F'\t' -v show="${VERBOSE:-0}" '
+  NR == FNR { tm[NR] = $1; tl[NR] = $2; t0[NR] = $3; t1[NR] = $4; nt = NR; next }
+  {
+    hit = 0
+    for (i = 1; i <= nt; i++)
+      if (!used[i] && tm[i] == $1 && tl[i] == $2 && $3 < t1[i] && $4 > t0[i]) { used[i] = 1; hit = 1; break }
+    if (hit) tp++; else { fp++; if (show) printf "false positive: %s %s %.2f-%.2f (%.2f)\n", $1, $2, $3, $4, $5 }
+  }
+  END {
+    for (i = 1; i <= nt; i++) if (!used[i]) { fn++; if (show) printf "missed: %s %s %.2f-%.2f\n", tm[i], tl[i], t0[i], t1[i] }
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    printf "daemon_e2e: %d true events, %d detections: %d right, %d false, %d missed; F1 %.3f\n", nt, tp + fp, tp, fp, fn, f1
+    exit !(f1 >= 0.95)
+  }' "$T/truth.tsv" "$T/det.tsv" || {
+  rc=$?
+  [ -s "$T/det.tsv" ] || { echo "FAIL: no detections"; tail -5 "$T/log"; }
+  exit $rc; }

@@ -1,0 +1,493 @@
+/* tests/test_daemon.c — earshotd from the outside: systemd notifications
+ * (READY, STATUS, WATCHDOG, STOPPING), the control socket under bad input
+ * (invalid JSON, unknown commands, wrong types, a 10 MB line, 200 clients,
+ * a subscriber that never reads, an unprivileged peer), a corrupt `load`
+ * that leaves the old model detecting, SIGHUP, and a clean SIGTERM; then
+ * socket activation through systemd-socket-activate.
+ *
+ * Usage: test_daemon EARSHOTD SOURCE_DIR
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char dir[256], sock_path[300], notify_path[300];
+static int notify_fd = -1;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Notifications are read all along by a thread, as systemd does: the
+ * daemon's sd_notify blocks when nobody reads. await_notify waits for one
+ * that arrived after the previous match. */
+static pthread_mutex_t note_lock = PTHREAD_MUTEX_INITIALIZER;
+static char notes[1 << 16];
+static size_t notes_len, notes_seen;
+
+static void *notify_reader(void *p) {
+    char buf[4096];
+    (void)p;
+    for (;;) {
+        ssize_t n = recv(notify_fd, buf, sizeof buf - 1, 0);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            return NULL;
+        }
+        pthread_mutex_lock(&note_lock);
+        if (notes_len + (size_t)n + 2 > sizeof notes) { /* keep the newest half */
+            memmove(notes, notes + sizeof notes / 2, notes_len - sizeof notes / 2);
+            notes_len -= sizeof notes / 2;
+            notes_seen = notes_seen > sizeof notes / 2 ? notes_seen - sizeof notes / 2 : 0;
+        }
+        memcpy(notes + notes_len, buf, (size_t)n);
+        notes_len += (size_t)n;
+        notes[notes_len++] = '\n';
+        notes[notes_len] = '\0';
+        pthread_mutex_unlock(&note_lock);
+    }
+}
+
+static int await_notify(const char *what, double secs) {
+    double end = now() + secs;
+    while (now() < end) {
+        char *hit;
+        pthread_mutex_lock(&note_lock);
+        hit = notes_len ? strstr(notes + notes_seen, what) : NULL;
+        if (hit) notes_seen = (size_t)(hit - notes) + strlen(what);
+        pthread_mutex_unlock(&note_lock);
+        if (hit) return 1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+static int connect_to(const char *path) {
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One line from fd within secs into buf (without the newline); -1 on EOF or
+ * timeout. Reads a byte at a time: simple, and these lines are short. */
+static int read_line(int fd, char *buf, size_t cap, double secs) {
+    size_t n = 0;
+    double end = now() + secs;
+    while (now() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        char ch;
+        ssize_t r;
+        if (poll(&p, 1, 50) <= 0) continue;
+        r = recv(fd, &ch, 1, 0);
+        if (r <= 0) return -1;
+        if (ch == '\n') {
+            buf[n] = '\0';
+            return (int)n;
+        }
+        if (n + 1 < cap) buf[n++] = ch;
+    }
+    return -1;
+}
+
+/* A request and its reply line (events before it are skipped). */
+static int ask(const char *req, char *reply, size_t cap) {
+    int fd = connect_to(sock_path), rc = -1;
+    if (fd < 0) return -1;
+    if (send_all(fd, req, strlen(req)) == 0 && send_all(fd, "\n", 1) == 0)
+        while ((rc = read_line(fd, reply, cap, 10.0)) >= 0 && !strstr(reply, "\"ok\":")) {
+        }
+    close(fd);
+    return rc;
+}
+
+static int expect_reply(const char *req, const char *want) {
+    char r[65536];
+    if (ask(req, r, sizeof r) < 0) {
+        fprintf(stderr, "no reply to %s\n", req);
+        return 0;
+    }
+    if (!strstr(r, want)) {
+        fprintf(stderr, "reply to %.80s: %s (wanted %s)\n", req, r, want);
+        return 0;
+    }
+    return 1;
+}
+
+/* windows of a model in the status reply */
+static long windows_of(const char *model) {
+    char r[65536], key[128], *p;
+    if (ask("{\"cmd\":\"status\"}", r, sizeof r) < 0) return -1;
+    snprintf(key, sizeof key, "\"name\":\"%s\"", model);
+    if (!(p = strstr(r, key)) || !(p = strstr(p, "\"windows\":"))) return -1;
+    return strtol(p + 10, NULL, 10);
+}
+
+static void write_config(const char *src) {
+    char path[400];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/earshotd.conf", dir);
+    f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f,
+            /* fast: windows come as quickly as the workers go, so a
+             * subscriber that never reads falls behind within a second */
+            "input = { source = \"file:%s/demo/digits.wav\"; loop = true; pace = \"fast\"; };\n"
+            "socket = { path = \"%s\"; max_clients = 64; client_queue = 16; };\n"
+            "log_level = \"warning\";\n"
+            "models = ( { name = \"digits\"; file = \"%s/models/digits.safetensors\"; },\n"
+            "           { name = \"catdog\"; file = \"%s/models/catdog.safetensors\"; } );\n",
+            src, sock_path, src, src);
+    fclose(f);
+}
+
+static pid_t spawn(char *const argv[]) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char log[400];
+        int fd;
+        snprintf(log, sizeof log, "%s/earshotd.log", dir);
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid, double secs, int *status) {
+    double end = now() + secs;
+    while (now() < end) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid) return 1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+static void bad_requests(void) {
+    CHECK(expect_reply("{not json", "\"code\":\"bad_json\""));
+    CHECK(expect_reply("[1,2]", "\"code\":\"bad_request\""));
+    CHECK(expect_reply("{\"id\":7}", "\"code\":\"bad_request\""));
+    CHECK(expect_reply("{\"cmd\":\"fly\",\"id\":3}", "\"code\":\"unknown_command\""));
+    CHECK(expect_reply("{\"cmd\":\"fly\",\"id\":3}", "\"id\":3"));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"digits\",\"threshold\":\"high\"}",
+                       "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"digits\",\"threshold\":7}",
+                       "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":42,\"threshold\":0.5}", "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"nope\",\"threshold\":0.5}",
+                       "\"code\":\"no_such_model\""));
+    CHECK(expect_reply("{\"cmd\":\"history\",\"max\":\"x\"}", "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"status\",\"verbose\":true}", "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"subscribe\",\"posteriors\":-1}", "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"load\",\"model\":\"digits\"}", "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"history\",\"max\":5}", "\"events\":["));
+    CHECK(expect_reply("{\"cmd\":\"models\"}", "\"sha256\":"));
+    CHECK(expect_reply("{\"cmd\":\"predict\",\"model\":\"digits\"}", "\"posteriors\":"));
+}
+
+/* A 10 MB line: an error reply and a closed connection; the daemon goes on. */
+static void long_line(void) {
+    int fd = connect_to(sock_path);
+    size_t n = 10u << 20, sent = 0;
+    char *big = malloc(n), reply[4096];
+    CHECK(fd >= 0 && big);
+    if (fd < 0 || !big) goto out;
+    memset(big, 'x', n);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    /* the daemon hangs up part-way: send what it takes */
+    while (sent < n) {
+        ssize_t w = send(fd, big + sent, n - sent, MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            if (poll(&p, 1, 2000) <= 0) break;
+            continue;
+        }
+        if (w <= 0) break;
+        sent += (size_t)w;
+    }
+    CHECK(sent < n); /* cut off before the whole line */
+    fcntl(fd, F_SETFL, 0);
+    CHECK(read_line(fd, reply, sizeof reply, 5.0) > 0 && strstr(reply, "\"code\":\"too_long\""));
+    CHECK(read_line(fd, reply, sizeof reply, 2.0) < 0); /* closed */
+out:
+    if (fd >= 0) close(fd);
+    free(big);
+    CHECK(expect_reply("{\"cmd\":\"status\"}", "\"ok\":true"));
+}
+
+static void many_clients(void) {
+    int fds[200], busy = 0;
+    char line[512];
+    for (int i = 0; i < 200; i++) fds[i] = connect_to(sock_path);
+    for (int i = 0; i < 200; i++) {
+        struct pollfd p = {fds[i], POLLIN, 0};
+        if (fds[i] >= 0 && poll(&p, 1, i < 60 ? 0 : 200) > 0 &&
+            read_line(fds[i], line, sizeof line, 1.0) > 0 && strstr(line, "\"code\":\"busy\""))
+            busy++;
+    }
+    /* 64 allowed: the rest are told so and closed */
+    CHECK(busy >= 200 - 64 && busy <= 200 - 60);
+    for (int i = 0; i < 200; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    usleep(200000);
+    CHECK(expect_reply("{\"cmd\":\"status\"}", "\"ok\":true"));
+}
+
+/* A subscriber that never reads, with a tiny receive buffer: the daemon
+ * queues a bounded amount for it, counts the rest, and a reading
+ * subscriber misses nothing. */
+static void slow_subscriber(void) {
+    int slow = connect_to(sock_path), good = connect_to(sock_path), small = 1024;
+    const char *sub = "{\"cmd\":\"subscribe\",\"posteriors\":100}\n";
+    char line[8192];
+    int events = 0, missed_good = 0, missed_slow = 0;
+    double end;
+    long w0 = windows_of("digits");
+    CHECK(slow >= 0 && good >= 0);
+    if (slow < 0 || good < 0) return;
+    setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    CHECK(send_all(slow, sub, strlen(sub)) == 0);
+    CHECK(send_all(good, sub, strlen(sub)) == 0);
+    end = now() + 4.0;
+    while (now() < end && read_line(good, line, sizeof line, 1.0) >= 0) {
+        if (strstr(line, "\"event\":\"posteriors\"")) events++;
+        if (strstr(line, "\"event\":\"missed\"")) missed_good++;
+    }
+    /* posteriors at up to 100 Hz per model */
+    CHECK(events >= 100);
+    CHECK_EQ_INT(missed_good, 0);
+    CHECK(windows_of("digits") > w0);   /* the audio path went on */
+    /* the slow one reads now: some of its events were missed, and it is told */
+    end = now() + 3.0;
+    while (now() < end && read_line(slow, line, sizeof line, 1.0) >= 0)
+        if (strstr(line, "\"event\":\"missed\"")) missed_slow++;
+    CHECK(missed_slow >= 1);
+    close(slow);
+    close(good);
+}
+
+/* load, set and reload only for root, the daemon's user or its group */
+static void unprivileged(void) {
+    pid_t pid;
+    int status = 1;
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_daemon: not root: the unprivileged-peer check is skipped\n");
+        return;
+    }
+    /* let nobody reach the socket for this check */
+    chmod(dir, 0711);
+    chmod(sock_path, 0666);
+    pid = fork();
+    if (pid == 0) {
+        char r[4096];
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        if (!expect_reply("{\"cmd\":\"status\"}", "\"ok\":true")) _exit(4);
+        if (ask("{\"cmd\":\"load\",\"model\":\"digits\",\"file\":\"/dev/null\"}", r, sizeof r) < 0 ||
+            !strstr(r, "\"code\":\"denied\""))
+            _exit(5);
+        if (ask("{\"cmd\":\"set\",\"model\":\"digits\",\"threshold\":0.1}", r, sizeof r) < 0 ||
+            !strstr(r, "\"code\":\"denied\""))
+            _exit(6);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "unprivileged peer: step %d failed\n", WEXITSTATUS(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    chmod(sock_path, 0660);
+    chmod(dir, 0700);
+}
+
+/* A corrupt model is refused; the old one keeps running. */
+static void corrupt_load(const char *src) {
+    char bad[400], req[900], before[65536], after[65536];
+    FILE *f;
+    long w;
+    snprintf(bad, sizeof bad, "%s/corrupt.safetensors", dir);
+    f = fopen(bad, "wb");
+    if (f) {
+        /* a valid-looking length, then garbage */
+        fwrite("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":[1,2,3]]}xxx", 1, 24, f);
+        fclose(f);
+    }
+    CHECK(ask("{\"cmd\":\"models\"}", before, sizeof before) > 0);
+    snprintf(req, sizeof req, "{\"cmd\":\"load\",\"model\":\"digits\",\"file\":\"%s\"}", bad);
+    CHECK(expect_reply(req, "\"code\":\"load_failed\""));
+    snprintf(req, sizeof req, "{\"cmd\":\"load\",\"model\":\"digits\",\"file\":\"%s/README.md\"}", src);
+    CHECK(expect_reply(req, "\"code\":\"load_failed\""));
+    w = windows_of("digits");
+    usleep(800000);
+    CHECK(windows_of("digits") > w);
+    CHECK(ask("{\"cmd\":\"models\"}", after, sizeof after) > 0);
+    CHECK(strcmp(before, after) == 0);
+    /* and a good load goes through */
+    snprintf(req, sizeof req, "{\"cmd\":\"load\",\"model\":\"digits\",\"file\":\"%s/models/digits.safetensors\"}", src);
+    CHECK(expect_reply(req, "\"ok\":true"));
+}
+
+static void socket_activation(const char *esd, const char *src) {
+    char act[320], conf[400], input[600];
+    char *argv[16];
+    pid_t pid;
+    int status = 0;
+    if (access("/usr/bin/systemd-socket-activate", X_OK) != 0) {
+        fprintf(stderr, "test_daemon: systemd-socket-activate is missing: skipped\n");
+        return;
+    }
+    snprintf(act, sizeof act, "%s/act.sock", dir);
+    snprintf(conf, sizeof conf, "%s/earshotd.conf", dir);
+    snprintf(input, sizeof input, "file:%s/demo/digits.wav", src);
+    argv[0] = "/usr/bin/systemd-socket-activate";
+    argv[1] = "-l";
+    argv[2] = act;
+    argv[3] = (char *)esd;
+    argv[4] = "--config";
+    argv[5] = conf;
+    argv[6] = "--input";
+    argv[7] = input;
+    argv[8] = NULL;
+    unsetenv("NOTIFY_SOCKET");
+    pid = spawn(argv);
+    {
+        /* the listener exists at once; earshotd starts on the first connection */
+        double end = now() + 5.0;
+        int fd = -1;
+        char r[4096];
+        while (now() < end && (fd = connect_to(act)) < 0) usleep(50000);
+        CHECK(fd >= 0);
+        if (fd >= 0) {
+            CHECK(send_all(fd, "{\"cmd\":\"status\",\"id\":\"a\"}\n", 26) == 0);
+            CHECK(read_line(fd, r, sizeof r, 10.0) > 0 && strstr(r, "\"ok\":true") &&
+                  strstr(r, "\"id\":\"a\""));
+            close(fd);
+        }
+    }
+    kill(pid, SIGTERM);
+    CHECK(wait_exit(pid, 10.0, &status));
+}
+
+int main(int argc, char **argv) {
+    struct sockaddr_un sa;
+    char conf[400], *args[8];
+    pid_t pid;
+    int status = 0;
+    double t0;
+    if (argc != 3) return 2;
+    {
+        char p1[600], p2[600];
+        snprintf(p1, sizeof p1, "%s/models/digits.safetensors", argv[2]);
+        snprintf(p2, sizeof p2, "%s/models/catdog.safetensors", argv[2]);
+        if (access(p1, R_OK) || access(p2, R_OK)) {
+            fprintf(stderr, "test_daemon: the shipped models are missing\n");
+            return 1;
+        }
+    }
+    snprintf(dir, sizeof dir, "/tmp/es-daemon-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    snprintf(sock_path, sizeof sock_path, "%s/control.sock", dir);
+    snprintf(notify_path, sizeof notify_path, "%s/notify", dir);
+    snprintf(conf, sizeof conf, "%s/earshotd.conf", dir);
+    write_config(argv[2]);
+    signal(SIGPIPE, SIG_IGN);
+
+    notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1); /* /tmp/es-daemon-XXXXXX/notify */
+    CHECK(notify_fd >= 0 && bind(notify_fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    {
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, notify_reader, NULL) == 0);
+        pthread_detach(th);
+    }
+    setenv("NOTIFY_SOCKET", notify_path, 1);
+    setenv("WATCHDOG_USEC", "1000000", 1);   /* a ping every 0.5 s when healthy */
+    unsetenv("WATCHDOG_PID");
+    unsetenv("LISTEN_FDS");
+
+    args[0] = argv[1];
+    args[1] = "--config";
+    args[2] = conf;
+    args[3] = NULL;
+    t0 = now();
+    pid = spawn(args);
+    CHECK(await_notify("READY=1", 15.0));
+    fprintf(stderr, "test_daemon: READY after %.0f ms\n", (now() - t0) * 1e3);
+    CHECK(await_notify("STATUS=", 5.0));
+    CHECK(await_notify("WATCHDOG=1", 5.0));
+
+    bad_requests();
+    long_line();
+    many_clients();
+    slow_subscriber();
+    unprivileged();
+    corrupt_load(argv[2]);
+
+    /* SIGHUP re-reads the config and goes on */
+    kill(pid, SIGHUP);
+    usleep(300000);
+    CHECK(expect_reply("{\"cmd\":\"status\"}", "\"ok\":true"));
+    CHECK(await_notify("WATCHDOG=1", 5.0));
+
+    kill(pid, SIGTERM);
+    CHECK(await_notify("STOPPING=1", 5.0));
+    CHECK(wait_exit(pid, 10.0, &status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(access(sock_path, F_OK) != 0); /* its socket removed */
+
+    socket_activation(argv[1], argv[2]);
+
+    if (check_failures) {
+        char log[400], cmd[500];
+        snprintf(log, sizeof log, "%s/earshotd.log", dir);
+        snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", log);
+        if (system(cmd) != 0) fprintf(stderr, "(no daemon log)\n");
+    }
+    {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    }
+    CHECK_DONE();
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# The systemd units, with their paths filled in as `make install` does,
+# pass `systemd-analyze verify`; the default config passes
+# `earshotd --check-config`, and a broken one fails naming file:line.
+# Usage: units_verify.sh EARSHOTD SOURCE_DIR
+set -u
+ESD="$(realpath "$1")"; SRC="$(realpath "$2")"
+T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
+fails=0; passed=0
+ok() { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+if command -v systemd-analyze >/dev/null; then
+  sed -e "s#@BINDIR@#$(dirname "$ESD")#g" -e 's#@SYSCONFDIR@#/etc#g' -e 's#@DOCDIR@#/usr/share/doc/earshot#g' \
+    "$SRC/systemd/earshotd.service.in" >"$T/earshotd.service"
+  cp "$SRC/systemd/earshotd.socket" "$T/"
+  if out=$(systemd-analyze verify "$T/earshotd.socket" "$T/earshotd.service" 2>&1); then ok
+  else bad "systemd-analyze verify: $out"; fi
+else
+  echo "units_verify: systemd-analyze is missing: the unit check is skipped"
+fi
+"$ESD" --config "$SRC/conf/earshotd.conf" --check-config >/dev/null 2>"$T/err" && ok || bad "default config: $(cat "$T/err")"
+check_bad() { # sed-expression expected-message
+  sed -e "$1" -e "s#\"\.\./#\"$SRC/#" "$SRC/conf/earshotd.conf" >"$T/bad.conf"
+  if "$ESD" --config "$T/bad.conf" --check-config >/dev/null 2>"$T/err"; then bad "'$1' was accepted"
+  elif grep -q -- "$2" "$T/err"; then ok
+  else bad "'$1': expected '$2' in: $(cat "$T/err")"; fi
+}
+check_bad 's/^  rate = 16000;/  rate = "fast";/' "bad.conf:[0-9]*: 'input.rate' must be an integer"
+check_bad 's/^  pace = "realtime";/  pace = "slow";/' "bad.conf:[0-9]*: input.pace must be"
+check_bad 's/^  max_clients = 64;/  max_clientz = 64;/' "unknown setting 'max_clientz' in 'socket'"
+check_bad 's/^    threshold = 0.6;/    threshold = 1.6;/' "threshold in \[0, 1\]"
+check_bad 's#^    file = "../models/digits.safetensors";#    file = "../README.md";#' "model 'digits': .*README.md.*header length"
+check_bad 's/^log_level = "info";/log_level = "loud";/' "log_level must be"
+check_bad 's/^history_events = 1000;/history_events = = 1000;/' "bad.conf:[0-9]*: syntax error"
+# flags: a wrong one names itself
+"$ESD" --input-pace warp --config "$SRC/conf/earshotd.conf" --check-config 2>"$T/err" && bad "--input-pace warp accepted" ||
+  { grep -q "input-pace: 'warp'" "$T/err" && ok || bad "--input-pace: $(cat "$T/err")"; }
+"$ESD" --bogus 2>"$T/err"; [ $? -eq 2 ] && grep -q "unknown option '--bogus'" "$T/err" && ok || bad "--bogus: $(cat "$T/err")"
+echo "units_verify: $passed passed, $fails failed"
+exit $((fails > 0))
