@@ -7,7 +7,7 @@ ifneq ($(CI),)
 CMAKE_ARGS += -DES_WERROR=ON
 endif
 
-.PHONY: all deps test-deps build run install units verify-units test test-plain test-asan test-tsan bench fixtures clean
+.PHONY: all deps test-deps build run install units verify-units models test test-plain test-asan test-tsan bench fixtures clean
 
 all: build
 
@@ -92,6 +92,13 @@ bench: build
 	/usr/bin/python3 bench/features_vs_torchaudio.py --earshot-bench $(BUILD)/bin/bench_features
 	/usr/bin/python3 bench/nn_vs_torch.py --earshot-bench $(BUILD)/bin/bench_nn
 	/usr/bin/python3 bench/seed_epoch_vs_torch.py --earshot $(BUILD)/bin/earshot
+	/usr/bin/python3 bench/daemon_bench.py --earshotd $(BUILD)/bin/earshotd
+
+# Retrains the shipped models from ../shared/data (models/*.md: their cards).
+models: build
+	$(BUILD)/bin/earshot train --config conf/recipes/digits.cfg --val-groups none --out models/digits.safetensors
+	$(BUILD)/bin/earshot train --config conf/recipes/catdog.cfg --val-groups none --out models/catdog.safetensors
+	$(BUILD)/bin/earshot train --config conf/recipes/catdog-seed.cfg --val-groups none --out models/catdog-seed.safetensors
 
 # Regenerates the committed reference fixtures from torchaudio and PyTorch.
 fixtures:

@@ -63,9 +63,18 @@ static void tones(es_rng *r, float *out, size_t n) {
         for (size_t i = 0; i < n; i++) {
             double f = f0 * (1.0 + glide * (double)i / (double)n), v = 0.0;
             ph += 2.0 * ES__PI * f;
-            if (wave == 0 || kmax < 2) v = sin(ph);
-            else
-                for (int k = 1; k <= kmax; k += wave == 1 ? 2 : 1) v += sin(k * ph) / k;
+            if (wave == 0 || kmax < 2) {
+                v = sin(ph);
+            } else {
+                /* sin(kθ) by the Chebyshev recurrence: one sin and one cos per sample */
+                double s1 = sin(ph), c2 = 2.0 * cos(ph), sk_1 = 0.0, sk = s1;
+                for (int k = 1; k <= kmax; k++) {
+                    double next = c2 * sk - sk_1;
+                    if (wave == 2 || (k & 1)) v += sk / k;
+                    sk_1 = sk;
+                    sk = next;
+                }
+            }
             out[i] += (float)(amp * v);
         }
     }

@@ -98,10 +98,14 @@ static PaDeviceIndex find_device(const char *spec) {
             return (PaDeviceIndex)idx;
         return paNoDevice;
     }
-    for (int i = 0; i < n; i++) {
-        const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-        if (d && d->maxInputChannels > 0 && strstr(d->name, spec)) return i;
-    }
+    /* an exact name first, then the first name containing spec */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+            if (d && d->maxInputChannels > 0 &&
+                (pass ? strstr(d->name, spec) != NULL : strcmp(d->name, spec) == 0))
+                return i;
+        }
     return paNoDevice;
 }
 
@@ -295,7 +299,7 @@ void capture_consumed(capture *c) {
     pthread_mutex_unlock(&c->lock);
 }
 
-void capture_wait(capture *c, const atomic_int *stop, int period_ms) {
+void capture_wait(capture *c, const atomic_int *stop, int period_ms, uint64_t pos) {
     if (c->cfg.input == ESD_IN_PORTAUDIO) {
         /* the callback cannot signal: wake on a fixed short period, which
          * bounds the latency this adds */
@@ -303,10 +307,13 @@ void capture_wait(capture *c, const atomic_int *stop, int period_ms) {
         if (!atomic_load(stop)) nanosleep(&ts, NULL);
         return;
     }
+    /* samples written after the caller's read are seen here, under the lock
+     * the producer takes to signal: no wake-up is lost */
     pthread_mutex_lock(&c->lock);
     {
         unsigned long g = c->generation;
-        while (g == c->generation && !atomic_load(stop) && !atomic_load(&c->ended))
+        while (g == c->generation && es_ring_write_pos(c->ring) <= pos && !atomic_load(stop) &&
+               !atomic_load(&c->ended))
             pthread_cond_wait(&c->more, &c->lock);
     }
     pthread_mutex_unlock(&c->lock);

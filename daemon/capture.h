@@ -48,9 +48,9 @@ void capture_add_consumer(capture *cap, const _Atomic uint64_t *pos);
 void capture_remove_consumer(capture *cap, const _Atomic uint64_t *pos);
 void capture_consumed(capture *cap);
 
-/* Blocks until new samples may be there (at most period_ms with a device
- * input; at once when stop is set). */
-void capture_wait(capture *cap, const atomic_int *stop, int period_ms);
+/* Blocks until samples past pos (the caller's read position) may be there:
+ * at most period_ms with a device input; at once when stop is set. */
+void capture_wait(capture *cap, const atomic_int *stop, int period_ms, uint64_t pos);
 /* Wakes every waiting consumer (shutdown). */
 void capture_wake(capture *cap);
 

@@ -125,9 +125,11 @@ json_t *esd_status(esd *d) {
                               "latency_p50_ms", s.latency_p50 * 1e3, "latency_p99_ms",
                               s.latency_p99 * 1e3));
     }
-    return json_pack("{s:f, s:s, s:i, s:b, s:b, s:I, s:o, s:i, s:I, s:I}", "uptime",
+    return json_pack("{s:f, s:s, s:i, s:f, s:b, s:b, s:I, s:o, s:i, s:I, s:I}", "uptime",
                      now_mono() - d->started_mono, "input", capture_describe(d->cap), "rate",
-                     capture_rate(d->cap), "input_running", capture_running(d->cap),
+                     capture_rate(d->cap), "input_seconds",
+                     (double)es_ring_write_pos(&d->ring) / capture_rate(d->cap),
+                     "input_running", capture_running(d->cap),
                      "input_ended", ended, "input_overflows",
                      (json_int_t)capture_overflows(d->cap), "models", models, "clients",
                      d->n_clients, "clients_total", (json_int_t)d->clients_total,

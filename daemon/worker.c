@@ -350,7 +350,7 @@ static void *worker_main(void *p) {
                     capture_consumed(w->cap);
                 }
             }
-            capture_wait(w->cap, &w->stop, WAKE_MS);
+            capture_wait(w->cap, &w->stop, WAKE_MS, w->cur.pos);
             continue;
         }
         capture_consumed(w->cap);

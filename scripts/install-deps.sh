@@ -5,7 +5,9 @@
 #   test:            also the tools the suite drives: sox makes test signals
 #                    (noise, silence, 48 kHz copies, test scenes), espeak-ng
 #                    speaks digits in voices no model heard, systemd brings
-#                    systemd-analyze and systemd-socket-activate.
+#                    systemd-analyze and systemd-socket-activate, PulseAudio
+#                    (a null sink) and ALSA's pulse plugin stand in for a
+#                    microphone that PortAudio captures in real time.
 #   bench:           also PyTorch/torchaudio, the peer the benchmarks and the
 #                    fixture generator compare against.
 set -eu
@@ -13,7 +15,7 @@ set -eu
 BUILD_PKGS="gcc make cmake pkg-config
   libfftw3-dev libsndfile1-dev libsoxr-dev libjansson-dev
   libopenblas-dev libconfig-dev libsystemd-dev portaudio19-dev libcairo2-dev libssl-dev"
-TEST_PKGS="sox espeak-ng systemd"
+TEST_PKGS="sox espeak-ng systemd pulseaudio pulseaudio-utils libasound2-plugins"
 BENCH_PKGS="python3 python3-numpy python3-torch python3-torchaudio"
 
 case "${1:-build}" in

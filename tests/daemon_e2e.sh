@@ -39,20 +39,6 @@ nclips=$(ls "$T/clips" 2>/dev/null | wc -l); ndet=$(grep -c '"event":"detection"
 if [ "$nclips" -ne "$ndet" ]; then echo "FAIL: $ndet detections but $nclips clips"; exit 1; fi
 sed -n 's/.*"model":"\([a-z]*\)","label":"\([^"]*\)","score":\([0-9.e-]*\),"onset":\([0-9.e-]*\),"offset":\([0-9.e-]*\).*/\1\t\2\t\4\t\5\t\3/p' \
   "$T/events" >"$T/det.tsv"
-awk -F'\t' -v show="${VERBOSE:-0}" '
-  NR == FNR { tm[NR] = $1; tl[NR] = $2; t0[NR] = $3; t1[NR] = $4; nt = NR; next }
-  {
-    hit = 0
-    for (i = 1; i <= nt; i++)
-      if (!used[i] && tm[i] == $1 && tl[i] == $2 && $3 < t1[i] && $4 > t0[i]) { used[i] = 1; hit = 1; break }
-    if (hit) tp++; else { fp++; if (show) printf "false positive: %s %s %.2f-%.2f (%.2f)\n", $1, $2, $3, $4, $5 }
-  }
-  END {
-    for (i = 1; i <= nt; i++) if (!used[i]) { fn++; if (show) printf "missed: %s %s %.2f-%.2f\n", tm[i], tl[i], t0[i], t1[i] }
-    f1 = 2 * tp / (2 * tp + fp + fn)
-    printf "daemon_e2e: %d true events, %d detections: %d right, %d false, %d missed; F1 %.3f\n", nt, tp + fp, tp, fp, fn, f1
-    exit !(f1 >= 0.95)
-  }' "$T/truth.tsv" "$T/det.tsv" || {
-  rc=$?
+"$SRC/tests/score_events.sh" "$T/truth.tsv" "$T/det.tsv" 0 0.95 daemon_e2e || {
   [ -s "$T/det.tsv" ] || { echo "FAIL: no detections"; tail -5 "$T/log"; }
-  exit $rc; }
+  exit 1; }

@@ -5,11 +5,14 @@
 # thunder-like rumble, a car-horn-like chord, a whistle), 16 kHz mono.
 # Writes OUT/scene.wav and OUT/truth.tsv (model, label, onset, offset in s).
 #
-#   tests/make_scene.sh OUT CATDOG_DIR [SEED]
+#   tests/make_scene.sh OUT CATDOG_DIR [SEED [ROUNDS]]
+#
+# Each round is ten digits, five other sounds and four cat/dog clips (about
+# 53 s); two rounds by default.
 #
 # Needs espeak-ng and sox (scripts/install-deps.sh test).
 set -euo pipefail
-OUT="$1"; CD="$2"; SEED="${3:-1}"
+OUT="$1"; CD="$2"; SEED="${3:-1}"; ROUNDS="${4:-2}"
 mkdir -p "$OUT/parts"
 RANDOM=$SEED
 words=(zero one two three four five six seven eight nine)
@@ -34,7 +37,7 @@ gap() { # seconds of a faint room
   part "$OUT/parts/$n.wav"
 }
 gap 1.5
-for round in 1 2; do
+for _ in $(seq "$ROUNDS"); do
   for d in 0 1 2 3 4 5 6 7 8 9; do
     v=${voices[$((RANDOM % ${#voices[@]}))]}
     n=$((n + 1))

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""earshotd's running costs with the default config and models (`make bench`).
+
+Measures, on this machine:
+  - time from exec to READY=1 (sd_notify, caught on our own NOTIFY_SOCKET);
+  - CPU while listening (user+system time over a stretch of real-time
+    input, as a share of one core) and peak RSS (VmHWM);
+  - latency from the end of a word to its detection event: a scene
+    (tests/make_scene.sh) is replayed in real time as a file input, so
+    stream second s is captured at start + s; each detection that matches a
+    truth event gives (time the event reached a subscriber) - (start + the
+    word's end).
+Goals (issue 5): READY under 200 ms, CPU under 5% of one core, RSS under
+64 MB, latency under 300 ms.
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--earshotd", default=os.path.join(ROOT, "build", "bin", "earshotd"))
+    ap.add_argument("--seconds", type=float, default=30.0, help="listening time for CPU")
+    a = ap.parse_args()
+    catdog = os.path.join(ROOT, "..", "shared", "data", "catdog")
+    tmp = tempfile.mkdtemp(prefix="es-bench-")
+    subprocess.run([os.path.join(ROOT, "tests", "make_scene.sh"), tmp, catdog, "3", "1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    truth = [l.rstrip("\n").split("\t") for l in open(os.path.join(tmp, "truth.tsv"))]
+    sock = os.path.join(tmp, "s.sock")
+    conf = os.path.join(tmp, "earshotd.conf")
+    with open(os.path.join(ROOT, "conf", "earshotd.conf")) as f:
+        text = f.read().replace('"../models/', '"%s/models/' % ROOT)
+    text = text.replace('source = "portaudio";', 'source = "file:%s/scene.wav"; loop = true;' % tmp)
+    text = text.replace('path = "/run/earshot/control.sock";', 'path = "%s";' % sock)
+    open(conf, "w").write(text)
+    note = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    note.bind(os.path.join(tmp, "notify"))
+    env = dict(os.environ, NOTIFY_SOCKET=os.path.join(tmp, "notify"))
+    t0 = time.monotonic()
+    p = subprocess.Popen([a.earshotd, "--config", conf, "--log-level", "warning"], env=env,
+                         stderr=subprocess.DEVNULL)
+    note.settimeout(10)
+    while b"READY=1" not in note.recv(4096):
+        pass
+    ready_ms = (time.monotonic() - t0) * 1e3
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sock)
+    f = c.makefile("rw")
+    f.write('{"cmd":"status"}\n')
+    f.flush()
+    st = json.loads(f.readline())
+    # stream second s is captured at start + s
+    start = time.monotonic() - st["input_seconds"]
+    f.write('{"cmd":"subscribe"}\n')
+    f.flush()
+    f.readline()
+    cpu0, w0 = cpu_seconds(p.pid), time.monotonic()
+    lat = []
+    c.settimeout(1.0)
+    scene_len = float(subprocess.run(["soxi", "-D", os.path.join(tmp, "scene.wav")],
+                                     capture_output=True, text=True).stdout)
+    end = w0 + max(a.seconds, scene_len - st["input_seconds"] + 1.0)
+    used = set()
+    while time.monotonic() < end:
+        try:
+            line = f.readline()
+        except (socket.timeout, OSError):
+            continue
+        if not line:
+            break
+        now = time.monotonic()
+        ev = json.loads(line)
+        if ev.get("event") != "detection":
+            continue
+        for i, (m, lab, on, off) in enumerate(truth):
+            if i not in used and m == ev["model"] and lab == ev["label"] and \
+                    ev["onset"] < float(off) and ev["offset"] > float(on):
+                used.add(i)
+                lat.append((now - (start + float(off))) * 1e3)
+                break
+    cpu = (cpu_seconds(p.pid) - cpu0) / (time.monotonic() - w0) * 100.0
+    rss = peak_rss_mb(p.pid)
+    p.terminate()
+    p.wait()
+    subprocess.run(["rm", "-rf", tmp])
+    print("earshotd, default config (digits + catdog), real-time file input:")
+    print("  start to READY: %.0f ms (goal < 200)" % ready_ms)
+    print("  CPU while listening: %.1f%% of one core over %.0f s (goal < 5%%)" %
+          (cpu, time.monotonic() - w0))
+    print("  peak RSS: %.1f MB (goal < 64)" % rss)
+    if lat:
+        print("  word end to event: median %.0f ms, max %.0f ms over %d detections (goal < 300)" %
+              (statistics.median(lat), max(lat), len(lat)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
