@@ -69,7 +69,8 @@ struct worker {
     int latest_k;
     double lat[LAT_N];
     uint64_t windows, detections, lost, overruns;
-    int tail_done;
+    uint64_t lost_unlogged;    /* worker thread only */
+    double lost_logged;    int tail_done;
 };
 
 static double now_mono(void) {
@@ -332,8 +333,14 @@ static void *worker_main(void *p) {
             w->lost = w->cur.lost;
             w->overruns++;
             pthread_mutex_unlock(&w->lock);
-            esd_log(ES_LOG_WARNING, "%s: fell behind, lost %llu samples", w->name,
-                    (unsigned long long)(w->cur.lost - lost0));
+            /* at most one line a second, however often it happens */
+            w->lost_unlogged += w->cur.lost - lost0;
+            if (now_mono() - w->lost_logged >= 1.0) {
+                esd_log(ES_LOG_WARNING, "%s: fell behind, lost %llu samples", w->name,
+                        (unsigned long long)w->lost_unlogged);
+                w->lost_unlogged = 0;
+                w->lost_logged = now_mono();
+            }
             segment(st, (double)(w->cur.pos - n) / rate_in, 1);
         }
         if (n == 0) {
