@@ -30,7 +30,7 @@ es_detect_config es_detect_defaults(void) {
     return c;
 }
 
-static int check_config(const es_detect_config *c) {
+int es_detect_config_check(const es_detect_config *c) {
     if (!(c->stride_seconds > 0.0 && c->stride_seconds <= 3600.0) ||
         !(c->average_seconds >= 0.0 &&
           c->average_seconds / c->stride_seconds <= ES_DETECT_MAX_AVERAGE) ||
@@ -53,7 +53,7 @@ void es_detector_reset(es_detector *d) {
 }
 
 int es_detector_configure(es_detector *d, const es_detect_config *c) {
-    int rc = check_config(c);
+    int rc = es_detect_config_check(c);
     if (rc < 0) return rc;
     d->cfg = *c;
     d->span = (int)lround(c->average_seconds / c->stride_seconds);
@@ -69,7 +69,7 @@ int es_detector_create(es_detector **out, int K, int background, const es_detect
     if (!out || !c || K < 1 || background >= K || background < -1)
         return es__fail(ES_EINVAL, "es_detector_create: bad arguments");
     *out = NULL;
-    if ((rc = check_config(c)) < 0) return rc;
+    if ((rc = es_detect_config_check(c)) < 0) return rc;
     d = es__calloc(1, sizeof *d);
     if (!d) return es__fail(ES_ENOMEM, "out of memory creating a detector");
     d->K = K;

@@ -202,7 +202,7 @@ static json_t *cmd_load(esd *d, client *c, json_t *req, const char **code, char 
         FAIL("bad_argument", "load needs 'model' (a slot name, 1 to 63 bytes) and 'file' (a path)");
     {
         char msg[1024];
-        if ((i = esd_load_model(d, name, file, msg, sizeof msg)) < 0)
+        if ((i = esd_load_model(d, name, file, NULL, msg, sizeof msg)) < 0)
             FAIL("load_failed", "%s; the running model is unchanged", msg);
     }
     return json_pack("{s:o}", "model", model_info(d, i));
@@ -237,7 +237,9 @@ static json_t *cmd_set(esd *d, client *c, json_t *req, const char **code, char *
 #undef NUM
     if ((v = json_object_get(req, "min_count"))) {
         if (!json_is_integer(v)) FAIL("bad_argument", "'min_count' must be an integer");
-        dc.min_count = json_integer_value(v) > 100000 ? 100000 : (int)json_integer_value(v);
+        /* clamped into int; the range check below names the real limits */
+        dc.min_count = json_integer_value(v) > 100000 ? 100000
+                     : json_integer_value(v) < 0 ? 0 : (int)json_integer_value(v);
     }
     th = json_object_get(req, "thresholds");
     if (th) {
@@ -249,6 +251,12 @@ static json_t *cmd_set(esd *d, client *c, json_t *req, const char **code, char *
                                                               json_number_value(v) <= 1.0)))
                 FAIL("bad_argument", "threshold of '%.64s' must be in [0, 1] (or null: the default)", key);
         }
+        {
+            esd_model_config probe = d->slots[i].cfg;
+            json_object_foreach(th, key, v)
+                if (esd_model_config_threshold(&probe, key, json_is_null(v) ? NAN : (float)json_number_value(v)) < 0)
+                    FAIL("bad_argument", "at most 32 labels may have their own threshold");
+        }
     }
     if (worker_set_detect(w, &dc) < 0) FAIL("bad_argument", "%s", es_errmsg());
     d->slots[i].cfg.detect = dc;
@@ -257,18 +265,7 @@ static json_t *cmd_set(esd *d, client *c, json_t *req, const char **code, char *
             int k = es_model_label_index(m, key);
             float t = json_is_null(v) ? NAN : (float)json_number_value(v);
             worker_set_threshold(w, k, t);
-            /* kept by name, so a model loaded later gets it too */
-            for (int j = 0; j <= d->slots[i].cfg.n_thresholds && j < 32; j++) {
-                if (j == d->slots[i].cfg.n_thresholds) {
-                    if (isnan(t)) break;
-                    snprintf(d->slots[i].cfg.threshold_label[j], ESD_NAME_MAX, "%s", key);
-                    d->slots[i].cfg.n_thresholds++;
-                }
-                if (strcmp(d->slots[i].cfg.threshold_label[j], key) == 0) {
-                    d->slots[i].cfg.threshold_value[j] = isnan(t) ? dc.threshold : t;
-                    break;
-                }
-            }
+            esd_model_config_threshold(&d->slots[i].cfg, key, t);
         }
     }
     return json_pack("{s:o}", "model", model_info(d, i));

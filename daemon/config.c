@@ -3,11 +3,13 @@
 
 #include <libconfig.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "confread.h"
+#include "earshot/error.h"
 #include "earshot/log.h"
 
 void esd_config_defaults(esd_config *c) {
@@ -24,6 +26,27 @@ void esd_config_defaults(esd_config *c) {
     c->clip_post = 0.5;
     c->clips_max_mb = 100.0;
     c->log_level = ES_LOG_INFO;
+}
+
+int esd_model_config_threshold(esd_model_config *mc, const char *label, float value) {
+    int i = 0;
+    while (i < mc->n_thresholds && strcmp(mc->threshold_label[i], label) != 0) i++;
+    if (isnan(value)) {
+        if (i == mc->n_thresholds) return 0;
+        mc->n_thresholds--;
+        memmove(mc->threshold_label[i], mc->threshold_label[i + 1],
+                (size_t)(mc->n_thresholds - i) * sizeof mc->threshold_label[0]);
+        memmove(&mc->threshold_value[i], &mc->threshold_value[i + 1],
+                (size_t)(mc->n_thresholds - i) * sizeof mc->threshold_value[0]);
+        return 0;
+    }
+    if (i == mc->n_thresholds) {
+        if (i == (int)(sizeof mc->threshold_value / sizeof mc->threshold_value[0])) return -1;
+        snprintf(mc->threshold_label[i], sizeof mc->threshold_label[i], "%s", label);
+        mc->n_thresholds++;
+    }
+    mc->threshold_value[i] = value;
+    return 0;
 }
 
 int esd_config_input(esd_config *c, const char *spec, char *err, size_t errlen) {
@@ -98,33 +121,37 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
         confread_num(rd, m, "refractory_seconds", mc->detect.refractory_seconds);
     mc->detect.energy_gate_db = confread_num(rd, m, "energy_gate_db", mc->detect.energy_gate_db);
     if ((th = config_setting_get_member(m, "thresholds"))) {
-        if (!config_setting_is_group(th) || config_setting_length(th) > 32) {
-            confread_fail(rd, th, "'%s' must be a group of at most 32 label = value%s", "thresholds", "");
+        /* a list of groups, not label = value: libconfig names must start
+         * with a letter, and labels such as "8" do not */
+        static const char *const tkeys[] = {"label", "threshold", NULL};
+        if (!config_setting_is_list(th) || config_setting_length(th) > 32) {
+            confread_fail(rd, th, "'thresholds' must be a list ( { label = \"...\"; threshold = "
+                          "0.8; }, ... ) of at most 32%s%s", "", "");
             return;
         }
-        for (int i = 0; i < config_setting_length(th); i++) {
+        for (int i = 0; i < config_setting_length(th) && !rd->bad; i++) {
             const config_setting_t *t = config_setting_get_elem(th, (unsigned)i);
-            double v = confread_num(rd, th, config_setting_name(t), 0.0);
-            if (!(v >= 0.0 && v <= 1.0)) {
-                confread_fail(rd, t, "threshold '%s' must be in [0, 1]%s", config_setting_name(t), "");
+            const char *label = confread_str(rd, t, "label", NULL);
+            double v = confread_num(rd, t, "threshold", -1.0);
+            confread_keys(rd, t, tkeys);
+            if (rd->bad) return;
+            if (!label || !*label || strlen(label) >= ESD_NAME_MAX || !(v >= 0.0 && v <= 1.0)) {
+                confread_fail(rd, t, "a threshold needs a label and a threshold in [0, 1]%s%s",
+                              "", "");
                 return;
             }
-            snprintf(mc->threshold_label[i], ESD_NAME_MAX, "%s", config_setting_name(t));
-            mc->threshold_value[i] = (float)v;
-            mc->n_thresholds = i + 1;
+            esd_model_config_threshold(mc, label, (float)v);
         }
     }
-    {
+    if (!rd->bad) {
+        /* the model's own stride is applied at load; 0.25 s stands in here */
         es_detect_config d = mc->detect;
-        d.stride_seconds = 0.25; /* the model's own stride is checked at load */
-        if (!rd->bad && !(d.threshold >= 0.0f && d.threshold <= 1.0f && d.min_count >= 1 &&
-                          d.min_count <= 1000 && d.average_seconds >= 0.0 &&
-                          d.average_seconds <= 60.0 && d.refractory_seconds >= 0.0 &&
-                          d.refractory_seconds <= 3600.0 && d.energy_gate_db >= -1000.0 &&
-                          d.energy_gate_db <= 0.0))
-            confread_fail(rd, m, "model '%s': threshold in [0, 1], min_count in [1, 1000], "
-                          "average_seconds in [0, 60], refractory_seconds in [0, 3600], "
-                          "energy_gate_db in [-1000, 0]%s", mc->name, "");
+        d.stride_seconds = 0.25;
+        if (es_detect_config_check(&d) < 0) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s", es_errmsg());
+            confread_fail(rd, m, "model '%s': %s", mc->name, msg);
+        }
     }
 }
 

@@ -49,6 +49,10 @@ typedef struct {
     esd_model_config models[ESD_MAX_MODELS];
 } esd_config;
 
+/* Records label's threshold in mc (by name, so a model loaded later gets it
+ * too); NaN removes it. -1 when mc already holds 32 and label is new. */
+int esd_model_config_threshold(esd_model_config *mc, const char *label, float value);
+
 /* Defaults for every key. */
 void esd_config_defaults(esd_config *c);
 

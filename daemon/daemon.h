@@ -97,8 +97,10 @@ void commands_dispatch(esd *d, client *c, const char *line, size_t len);
 /* main.c */
 /* Loads path into the slot named name (a new slot when there is none and
  * room): validated and fully prepared first, then swapped in between two
- * windows. Returns the slot index, or -1 with err (the old model runs on). */
-int esd_load_model(esd *d, const char *name, const char *path, char *err, size_t errlen);
+ * windows. with: the settings to use (NULL: the slot's, or the defaults for
+ * a new slot). Returns the slot index, or -1 with err (the old model runs on). */
+int esd_load_model(esd *d, const char *name, const char *path, const esd_model_config *with,
+                   char *err, size_t errlen);
 int esd_reload(esd *d, char *err, size_t errlen);
 json_t *esd_status(esd *d);
 int esd_slot_index(esd *d, const char *name);

@@ -66,7 +66,8 @@ static void collect_retired(esd *d) {
     }
 }
 
-int esd_load_model(esd *d, const char *name, const char *path, char *err, size_t errlen) {
+int esd_load_model(esd *d, const char *name, const char *path, const esd_model_config *with,
+                   char *err, size_t errlen) {
     int i = esd_slot_index(d, name);
     model_state *st;
     esd_model_config mc;
@@ -74,45 +75,60 @@ int esd_load_model(esd *d, const char *name, const char *path, char *err, size_t
         snprintf(err, errlen, "no room for another model (at most %d)", ESD_MAX_MODELS);
         return -1;
     }
-    if (i >= 0) {
+    /* the settings: given, else the slot's (runtime `set`s included), else defaults */
+    if (with) {
+        mc = *with;
+    } else if (i >= 0) {
         mc = d->slots[i].cfg;
     } else {
         memset(&mc, 0, sizeof mc);
-        snprintf(mc.name, sizeof mc.name, "%s", name);
         mc.detect = es_detect_defaults();
     }
+    snprintf(mc.name, sizeof mc.name, "%s", name);
     snprintf(mc.file, sizeof mc.file, "%s", path);
     if (model_state_create(&st, path, capture_rate(d->cap), &mc, err, errlen) < 0) {
         esd_log(ES_LOG_WARNING, "load %s into '%s' refused: %s", path, name, err);
         return -1;
     }
     if (i >= 0) {
+        /* the worker keeps runtime detection settings across a swap */
+        if (with) worker_set_detect(d->slots[i].w, &mc.detect);
         worker_swap(d->slots[i].w, st);
-        d->slots[i].cfg = mc;
     } else {
-        slot *s = &d->slots[d->n_slots];
-        if (worker_start(&s->w, name, st, d->cap, &d->ring, events_on_worker, d) < 0) {
+        if (worker_start(&d->slots[d->n_slots].w, name, st, d->cap, &d->ring, events_on_worker,
+                         d) < 0) {
             model_state_free(st);
             snprintf(err, errlen, "cannot start a worker thread");
             return -1;
         }
-        s->cfg = mc;
         i = d->n_slots++;
+        server_update_posterior_wants(d);
     }
+    d->slots[i].cfg = mc;
     esd_log(ES_LOG_NOTICE, "model '%s' is now %s (sha256 %s)", name, path, model_state_sha256(st));
     return i;
 }
 
+/* A file or stdin input is over and every worker has classified its tail. */
+static int input_ended(esd *d) {
+    int ended = capture_ended(d->cap);
+    for (int i = 0; i < d->n_slots && ended; i++) {
+        worker_stats s;
+        worker_stats_get(d->slots[i].w, &s);
+        ended = s.tail_done;
+    }
+    return ended;
+}
+
 json_t *esd_status(esd *d) {
     json_t *models = json_array();
-    int ended = capture_ended(d->cap);
+    int ended = input_ended(d);
     for (int i = 0; i < d->n_slots; i++) {
         worker_stats s;
         const model_state *st = worker_model(d->slots[i].w);
         const es_model *m = model_state_model(st);
         json_t *labels = json_array();
         worker_stats_get(d->slots[i].w, &s);
-        ended = ended && s.tail_done;
         for (int k = 0; k < es_model_num_labels(m); k++)
             json_array_append_new(labels, json_string(es_model_label(m, k)));
         json_array_append_new(
@@ -169,19 +185,30 @@ static int audio_healthy(esd *d, double *last_stream, double *last_change) {
     return ok;
 }
 
+/* Reload: a model whose file changed (or a new one) is loaded with the new
+ * settings; the others get their detection settings and label thresholds. */
 static void apply_settings(esd *d, const esd_config *nc) {
     for (int i = 0; i < nc->n_models; i++) {
         const esd_model_config *mc = &nc->models[i];
         int s = esd_slot_index(d, mc->name);
         char err[1024];
         if (s < 0 || strcmp(d->slots[s].cfg.file, mc->file) != 0) {
-            if (s >= 0) d->slots[s].cfg = *mc;
-            if (esd_load_model(d, mc->name, mc->file, err, sizeof err) < 0)
+            if (esd_load_model(d, mc->name, mc->file, mc, err, sizeof err) < 0)
                 esd_log(ES_LOG_ERR, "reload: model '%s': %s", mc->name, err);
-            if ((s = esd_slot_index(d, mc->name)) < 0) continue;
+            continue;
         }
-        d->slots[s].cfg = *mc;
-        worker_set_detect(d->slots[s].w, &mc->detect);
+        {
+            const es_model *m = model_state_model(worker_model(d->slots[s].w));
+            worker_set_detect(d->slots[s].w, &mc->detect);
+            for (int k = 0; k < es_model_num_labels(m); k++) {
+                float t = NAN;
+                for (int j = 0; j < mc->n_thresholds; j++)
+                    if (strcmp(mc->threshold_label[j], es_model_label(m, k)) == 0)
+                        t = mc->threshold_value[j];
+                worker_set_threshold(d->slots[s].w, k, t);
+            }
+            d->slots[s].cfg = *mc;
+        }
     }
 }
 
@@ -402,13 +429,9 @@ static int run(esd *d) {
                     sd_notify(0, "WATCHDOG=1");
                     last_wd = now_mono();
                 }
-                if (!d->ended_reported && capture_ended(d->cap)) {
-                    json_t *st = esd_status(d);
-                    if (json_is_true(json_object_get(st, "input_ended"))) {
-                        d->ended_reported = 1;
-                        esd_log(ES_LOG_NOTICE, "input ended; every window classified");
-                    }
-                    json_decref(st);
+                if (!d->ended_reported && input_ended(d)) {
+                    d->ended_reported = 1;
+                    esd_log(ES_LOG_NOTICE, "input ended; every window classified");
                 }
             } else if (tag == &d->event_fd) {
                 events_drain(d);
@@ -480,12 +503,11 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < d.cfg.n_models; i++) {
         char err[1200];
-        if (esd_load_model(&d, d.cfg.models[i].name, d.cfg.models[i].file, err, sizeof err) < 0) {
+        if (esd_load_model(&d, d.cfg.models[i].name, d.cfg.models[i].file, &d.cfg.models[i], err,
+                           sizeof err) < 0) {
             esd_log(ES_LOG_ERR, "model '%s': %s", d.cfg.models[i].name, err);
             goto out;
         }
-        d.slots[i].cfg = d.cfg.models[i];
-        worker_set_detect(d.slots[i].w, &d.cfg.models[i].detect);
     }
     if (capture_go(d.cap) < 0) goto out;
     status = run(&d);

@@ -311,6 +311,10 @@ void server_on_listen(esd *d) {
 
 static int take_lines(esd *d, client *c) {
     size_t start = 0;
+    if (c->closing) { /* told it is being cut off: nothing more it sends counts */
+        c->in_len = 0;
+        return 0;
+    }
     for (size_t i = 0; i < c->in_len; i++) {
         if (c->in[i] != '\n') continue;
         c->in[i] = '\0';

@@ -480,13 +480,13 @@ int worker_predict(worker *w, float *out, int cap, double *t_end) {
 }
 
 int worker_set_detect(worker *w, const es_detect_config *dc) {
-    es_detector *probe = NULL;
     es_detect_config c = *dc;
     int rc;
-    c.stride_seconds = w->detect.stride_seconds > 0 ? w->detect.stride_seconds : 0.25;
-    /* check it the way the worker will apply it */
-    if ((rc = es_detector_create(&probe, 2, -1, &c)) < 0) return rc;
-    es_detector_free(probe);
+    /* the stride is the model's, whatever the caller's copy says */
+    pthread_mutex_lock(&w->lock);
+    c.stride_seconds = w->detect.stride_seconds;
+    pthread_mutex_unlock(&w->lock);
+    if ((rc = es_detect_config_check(&c)) < 0) return rc;
     pthread_mutex_lock(&w->lock);
     w->detect = c;
     w->detect_dirty = 1;

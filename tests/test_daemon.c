@@ -174,7 +174,8 @@ static void write_config(const char *src) {
             "input = { source = \"file:%s/demo/digits.wav\"; loop = true; pace = \"fast\"; };\n"
             "socket = { path = \"%s\"; max_clients = 64; client_queue = 16; };\n"
             "log_level = \"warning\";\n"
-            "models = ( { name = \"digits\"; file = \"%s/models/digits.safetensors\"; },\n"
+            "models = ( { name = \"digits\"; file = \"%s/models/digits.safetensors\";\n"
+            "             thresholds = ( { label = \"8\"; threshold = 0.75; } ); },\n"
             "           { name = \"catdog\"; file = \"%s/models/catdog.safetensors\"; } );\n",
             src, sock_path, src, src);
     fclose(f);
@@ -223,6 +224,15 @@ static void bad_requests(void) {
     CHECK(expect_reply("{\"cmd\":\"load\",\"model\":\"digits\"}", "\"code\":\"bad_argument\""));
     CHECK(expect_reply("{\"cmd\":\"history\",\"max\":5}", "\"events\":["));
     CHECK(expect_reply("{\"cmd\":\"models\"}", "\"sha256\":"));
+    /* a label threshold from the config reaches the running model */
+    CHECK(expect_reply("{\"cmd\":\"models\"}", "\"8\":0.75,"));
+    /* and `set` changes one, and null brings back the default */
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"digits\",\"thresholds\":{\"3\":0.5}}", "\"3\":0.5,"));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"digits\",\"thresholds\":{\"3\":null}}", "\"3\":0.6"));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"digits\",\"thresholds\":{\"eleven\":0.5}}",
+                       "\"code\":\"bad_argument\""));
+    CHECK(expect_reply("{\"cmd\":\"set\",\"model\":\"digits\",\"min_count\":-99999999999}",
+                       "\"code\":\"bad_argument\""));
     CHECK(expect_reply("{\"cmd\":\"predict\",\"model\":\"digits\"}", "\"posteriors\":"));
 }
 
@@ -356,7 +366,7 @@ static void corrupt_load(const char *src) {
     f = fopen(bad, "wb");
     if (f) {
         /* a valid-looking length, then garbage */
-        fwrite("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":[1,2,3]]}xxx", 1, 24, f);
+        fwrite("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":[1,2,3]]}zzz", 1, 24, f);
         fclose(f);
     }
     CHECK(ask("{\"cmd\":\"models\"}", before, sizeof before) > 0);
@@ -442,7 +452,7 @@ int main(int argc, char **argv) {
     notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1); /* /tmp/es-daemon-XXXXXX/notify */
+    memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1); /* short: in dir, under /tmp */
     CHECK(notify_fd >= 0 && bind(notify_fd, (struct sockaddr *)&sa, sizeof sa) == 0);
     {
         pthread_t th;

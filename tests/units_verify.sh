@@ -32,6 +32,12 @@ check_bad 's/^    threshold = 0.6;/    threshold = 1.6;/' "threshold in \[0, 1\]
 check_bad 's#^    file = "../models/digits.safetensors";#    file = "../README.md";#' "model 'digits': .*README.md.*header length"
 check_bad 's/^log_level = "info";/log_level = "loud";/' "log_level must be"
 check_bad 's/^history_events = 1000;/history_events = = 1000;/' "bad.conf:[0-9]*: syntax error"
+check_bad 's/^    threshold = 0.6;/    thresholds = ( { label = "8"; threshold = 2.0; } );/' "a threshold needs a label and a threshold in \[0, 1\]"
+check_bad 's/^    threshold = 0.6;/    thresholds = { x = 0.5; };/' "'thresholds' must be a list"
+# label thresholds in the documented form pass
+sed -e 's/^    threshold = 0.6;/    thresholds = ( { label = "8"; threshold = 0.8; }, { label = "0"; threshold = 0.7; } );/' \
+    -e "s#\"\.\./#\"$SRC/#" "$SRC/conf/earshotd.conf" >"$T/good.conf"
+"$ESD" --config "$T/good.conf" --check-config >/dev/null 2>"$T/err" && ok || bad "label thresholds: $(cat "$T/err")"
 # flags: a wrong one names itself
 "$ESD" --input-pace warp --config "$SRC/conf/earshotd.conf" --check-config 2>"$T/err" && bad "--input-pace warp accepted" ||
   { grep -q "input-pace: 'warp'" "$T/err" && ok || bad "--input-pace: $(cat "$T/err")"; }

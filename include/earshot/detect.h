@@ -47,6 +47,9 @@ typedef struct {
 
 es_detect_config es_detect_defaults(void);
 
+/* 0, or ES_EINVAL naming the ranges when a setting is out of range. */
+int es_detect_config_check(const es_detect_config *c);
+
 typedef struct {
     int label;                  /* class index */
     float score;                /* its smoothed posterior when the event fired */
