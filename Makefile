@@ -27,13 +27,14 @@ build: $(BUILD)/CMakeCache.txt
 # models, on the default microphone when there is one, else on the bundled
 # demo recording; detections print as they happen (Ctrl-C stops it). Its
 # socket is $(BUILD)/earshot.sock: `build/bin/earshot listen --socket
-# build/earshot.sock` follows it from another terminal.
+# build/earshot.sock` follows it from another terminal. What it is taught
+# (examples, saved models) goes to $(BUILD)/state.
 run: deps build
 	@if $(BUILD)/bin/earshot devices 2>/dev/null | grep -q '^ *[0-9]'; then \
 	    input=portaudio; else input=file:demo/digits.wav; \
 	    echo "make run: no microphone; listening to demo/digits.wav"; fi; \
 	exec $(BUILD)/bin/earshotd --config conf/earshotd.conf --socket $(BUILD)/earshot.sock \
-	    --input $$input --log-level notice
+	    --state-dir $(BUILD)/state --input $$input --log-level notice
 
 # Installs binaries, config, models, units and docs (DESTDIR and PREFIX as usual).
 PREFIX     ?= /usr/local
@@ -95,9 +96,16 @@ bench: build
 	/usr/bin/python3 bench/daemon_bench.py --earshotd $(BUILD)/bin/earshotd
 
 # Retrains the shipped models from ../shared/data (models/*.md: their cards).
-models: build
+# The replay stores (rehearsal clips for fine-tuning) come from the recorded
+# data only: FSDD's speakers, not the synthetic voices (measured: FSDD fell
+# 2.3 points less after fine-tuning on German digits).
+models: build test-deps
+	scripts/make-training-voices.sh $(BUILD)/voices
 	$(BUILD)/bin/earshot train --config conf/recipes/digits.cfg --val-groups none --out models/digits.safetensors
-	$(BUILD)/bin/earshot train --config conf/recipes/catdog.cfg --val-groups none --out models/catdog.safetensors
+	$(BUILD)/bin/earshot train --config conf/recipes/digits.cfg --val-groups none --data ../shared/data/fsdd \
+	    --replay-out models/digits.replay.safetensors --replay-only
+	$(BUILD)/bin/earshot train --config conf/recipes/catdog.cfg --val-groups none --out models/catdog.safetensors \
+	    --replay-out models/catdog.replay.safetensors --replay-per-class 10
 	$(BUILD)/bin/earshot train --config conf/recipes/catdog-seed.cfg --val-groups none --out models/catdog-seed.safetensors
 
 # Regenerates the committed reference fixtures from torchaudio and PyTorch.

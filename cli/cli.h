@@ -45,6 +45,10 @@ int cmd_predict(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_example(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 
 #endif

@@ -16,21 +16,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "devices.h"
 
 #define DEFAULT_SOCKET "/run/earshot/control.sock"
 
-typedef struct {
-    int fd;
-    FILE *in;
-} conn;
-
-static const char *socket_path(const char *flag) {
+const char *client_socket_path(const char *flag) {
     const char *env = getenv("EARSHOT_SOCKET");
     return flag ? flag : env && *env ? env : DEFAULT_SOCKET;
 }
 
-static int connect_to(const char *cmd, const char *path, conn *c) {
+int client_connect(const char *cmd, const char *path, conn *c) {
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
@@ -55,12 +51,12 @@ static int connect_to(const char *cmd, const char *path, conn *c) {
     return CLI_OK;
 }
 
-static void disconnect(conn *c) {
+void client_disconnect(conn *c) {
     fclose(c->in);
     close(c->fd);
 }
 
-static int send_req(const char *cmd, conn *c, json_t *req) {
+int client_send(const char *cmd, conn *c, json_t *req) {
     char *s = json_dumps(req, JSON_COMPACT);
     size_t n = s ? strlen(s) : 0, off = 0;
     json_decref(req);
@@ -81,7 +77,7 @@ static int send_req(const char *cmd, conn *c, json_t *req) {
 }
 
 /* The next line from the daemon as JSON (NULL at the end). */
-static json_t *read_obj(conn *c) {
+json_t *client_read(conn *c) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, c->in);
@@ -91,9 +87,9 @@ static json_t *read_obj(conn *c) {
 }
 
 /* The reply to the request just sent (events before it are skipped). */
-static json_t *reply(const char *cmd, conn *c) {
+json_t *client_reply(const char *cmd, conn *c) {
     json_t *o;
-    while ((o = read_obj(c))) {
+    while ((o = client_read(c))) {
         if (json_object_get(o, "ok")) break;
         json_decref(o);
     }
@@ -110,32 +106,26 @@ static json_t *reply(const char *cmd, conn *c) {
     return o;
 }
 
-static void print_json(json_t *o) {
+void client_print_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (s) puts(s);
     free(s);
 }
 
 /* One request, one reply: the shared shape of status, predict, load, set. */
-static int round_trip(const char *cmd, const char *sock, json_t *req, json_t **out) {
+int client_round_trip(const char *cmd, const char *sock, json_t *req, json_t **out) {
     conn c;
-    int rc = connect_to(cmd, sock, &c);
+    int rc = client_connect(cmd, sock, &c);
     if (rc != CLI_OK) {
         json_decref(req);
         return rc;
     }
-    if ((rc = send_req(cmd, &c, req)) == CLI_OK) *out = reply(cmd, &c);
-    disconnect(&c);
+    if ((rc = client_send(cmd, &c, req)) == CLI_OK) *out = client_reply(cmd, &c);
+    client_disconnect(&c);
     return rc == CLI_OK && *out ? CLI_OK : CLI_FAIL;
 }
 
-/* Options every client command takes: --socket, --json, --model, --help. */
-typedef struct {
-    const char *sock, *model;
-    int json;
-} common;
-
-static int parse(const char *cmd, const char *help, int argc, char **argv, common *o,
+int client_parse(const char *cmd, const char *help, int argc, char **argv, common *o,
                  const struct option *extra, int (*on_extra)(int, const char *, void *),
                  void *user) {
     struct option opts[16];
@@ -162,7 +152,7 @@ static int parse(const char *cmd, const char *help, int argc, char **argv, commo
             if (!on_extra || on_extra(opt, optarg, user) < 0) return CLI_USAGE;
         }
     }
-    o->sock = socket_path(o->sock);
+    o->sock = client_socket_path(o->sock);
     return 0;
 }
 
@@ -178,16 +168,16 @@ int cmd_status(int argc, char **argv) {
     common o;
     json_t *r = NULL, *m;
     size_t i;
-    int rc = parse("status", status_help, argc, argv, &o, NULL, NULL, NULL);
+    int rc = client_parse("status", status_help, argc, argv, &o, NULL, NULL, NULL);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (optind < argc) {
         cli_error("status", "unexpected argument '%s'", argv[optind]);
         return CLI_USAGE;
     }
-    if ((rc = round_trip("status", o.sock, json_pack("{s:s}", "cmd", "status"), &r)) != CLI_OK)
+    if ((rc = client_round_trip("status", o.sock, json_pack("{s:s}", "cmd", "status"), &r)) != CLI_OK)
         return rc;
     if (o.json) {
-        print_json(r);
+        client_print_json(r);
     } else {
         printf("input %s at %lld Hz%s, up %.0f s, %lld client%s\n",
                json_string_value(json_object_get(r, "input")),
@@ -223,13 +213,13 @@ int cmd_predict(int argc, char **argv) {
     common o;
     json_t *r = NULL, *req, *mm, *v;
     const char *name;
-    int rc = parse("predict", predict_help, argc, argv, &o, NULL, NULL, NULL);
+    int rc = client_parse("predict", predict_help, argc, argv, &o, NULL, NULL, NULL);
     if (rc) return rc < 0 ? CLI_OK : rc;
     req = json_pack("{s:s}", "cmd", "predict");
     if (o.model) json_object_set_new(req, "model", json_string(o.model));
-    if ((rc = round_trip("predict", o.sock, req, &r)) != CLI_OK) return rc;
+    if ((rc = client_round_trip("predict", o.sock, req, &r)) != CLI_OK) return rc;
     if (o.json) {
-        print_json(r);
+        client_print_json(r);
         json_decref(r);
         return CLI_OK;
     }
@@ -275,22 +265,22 @@ int cmd_listen(int argc, char **argv) {
     const char *label = NULL;
     conn c;
     json_t *req, *r, *ev;
-    int rc = parse("listen", listen_help, argc, argv, &o, extra, listen_extra, &label);
+    int rc = client_parse("listen", listen_help, argc, argv, &o, extra, listen_extra, &label);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if ((rc = connect_to("listen", o.sock, &c)) != CLI_OK) return rc;
+    if ((rc = client_connect("listen", o.sock, &c)) != CLI_OK) return rc;
     req = json_pack("{s:s}", "cmd", "subscribe");
     if (o.model) json_object_set_new(req, "model", json_string(o.model));
     if (label) json_object_set_new(req, "label", json_string(label));
-    if ((rc = send_req("listen", &c, req)) != CLI_OK || !(r = reply("listen", &c))) {
-        disconnect(&c);
+    if ((rc = client_send("listen", &c, req)) != CLI_OK || !(r = client_reply("listen", &c))) {
+        client_disconnect(&c);
         return CLI_FAIL;
     }
     json_decref(r);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((ev = read_obj(&c))) {
+    while ((ev = client_read(&c))) {
         const char *kind = json_string_value(json_object_get(ev, "event"));
         if (o.json) {
-            print_json(ev);
+            client_print_json(ev);
         } else if (kind && strcmp(kind, "detection") == 0) {
             const char *t = json_string_value(json_object_get(ev, "time"));
             printf("%s  %-8s %-10s %.2f  (%.2f-%.2f s)\n", t ? t + 11 : "",
@@ -305,7 +295,7 @@ int cmd_listen(int argc, char **argv) {
         }
         json_decref(ev);
     }
-    disconnect(&c);
+    client_disconnect(&c);
     return CLI_OK;
 }
 
@@ -332,14 +322,14 @@ int cmd_history(int argc, char **argv) {
     long max = -1;
     json_t *r = NULL, *req, *ev;
     size_t i;
-    int rc = parse("history", history_help, argc, argv, &o, extra, history_extra, &max);
+    int rc = client_parse("history", history_help, argc, argv, &o, extra, history_extra, &max);
     if (rc) return rc < 0 ? CLI_OK : rc;
     req = json_pack("{s:s}", "cmd", "history");
     if (max >= 0) json_object_set_new(req, "max", json_integer(max));
-    if ((rc = round_trip("history", o.sock, req, &r)) != CLI_OK) return rc;
+    if ((rc = client_round_trip("history", o.sock, req, &r)) != CLI_OK) return rc;
     json_array_foreach(json_object_get(r, "events"), i, ev) {
         if (o.json) {
-            print_json(ev);
+            client_print_json(ev);
             continue;
         }
         printf("%-6lld %-8s %-10s %.2f  %.2f-%.2f s  %s\n",
@@ -365,7 +355,7 @@ int cmd_load(int argc, char **argv) {
     common o;
     json_t *r = NULL;
     char abs[PATH_MAX];
-    int rc = parse("load", load_help, argc, argv, &o, NULL, NULL, NULL);
+    int rc = client_parse("load", load_help, argc, argv, &o, NULL, NULL, NULL);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (!o.model || optind != argc - 1) {
         cli_error("load", "usage: earshot load --model NAME FILE");
@@ -376,10 +366,10 @@ int cmd_load(int argc, char **argv) {
         cli_error("load", "%s: %s", argv[optind], strerror(errno));
         return CLI_FAIL;
     }
-    if ((rc = round_trip("load", o.sock, json_pack("{s:s, s:s, s:s}", "cmd", "load", "model",
+    if ((rc = client_round_trip("load", o.sock, json_pack("{s:s, s:s, s:s}", "cmd", "load", "model",
                                                    o.model, "file", abs), &r)) != CLI_OK)
         return rc;
-    if (o.json) print_json(r);
+    if (o.json) client_print_json(r);
     else printf("%s: now %s\n", o.model, abs);
     json_decref(r);
     return CLI_OK;
@@ -445,7 +435,7 @@ int cmd_set(int argc, char **argv) {
         {NULL, 0, NULL, 0}};
     common o;
     json_t *req = json_pack("{s:s}", "cmd", "set"), *r = NULL;
-    int rc = parse("set", set_help, argc, argv, &o, extra, set_extra, req);
+    int rc = client_parse("set", set_help, argc, argv, &o, extra, set_extra, req);
     if (rc) {
         json_decref(req);
         return rc < 0 ? CLI_OK : rc;
@@ -456,8 +446,8 @@ int cmd_set(int argc, char **argv) {
         return CLI_USAGE;
     }
     json_object_set_new(req, "model", json_string(o.model));
-    if ((rc = round_trip("set", o.sock, req, &r)) != CLI_OK) return rc;
-    print_json(o.json ? r : json_object_get(r, "model"));
+    if ((rc = client_round_trip("set", o.sock, req, &r)) != CLI_OK) return rc;
+    client_print_json(o.json ? r : json_object_get(r, "model"));
     json_decref(r);
     return CLI_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "earshot/error.h"
+#include "earshot/replay.h"
 #include "earshot/train.h"
 #include "recipe.h"
 #include "plot.h"
@@ -35,6 +36,11 @@ static const char help[] =
     "  -s, --seed N            override train.seed\n"
     "  -r, --report DIR        write DIR/train.jsonl (one line per epoch), DIR/curves.png\n"
     "                          (loss and accuracy) and DIR/confusion.png (held-out groups)\n"
+    "      --replay-out FILE   also write a rehearsal store for fine-tuning: random\n"
+    "                          training clips of every label (earshot/replay.h)\n"
+    "      --replay-per-class N  clips per label in it (default 20)\n"
+    "      --replay-only       only write the rehearsal store (for a model already\n"
+    "                          trained with this recipe; --out is not needed)\n"
     "      --checkpoint FILE   write the run's state to FILE after every epoch\n"
     "      --resume FILE       go on from a checkpoint of this same run (recipe, data,\n"
     "                          epochs, seed); keeps checkpointing to FILE unless\n"
@@ -89,6 +95,58 @@ static void on_progress(void *user, const es_train_progress *p, int epoch_end) {
     fprintf(stderr, " (%.0f s)%*s\n", p->seconds, pr->tty ? 20 : 0, "");
 }
 
+/* Up to per_class random training clips of every label, and as many
+ * background clips (labelled "background") when the model has that class:
+ * the rehearsal store fine-tuning replays so old classes are not forgotten. */
+static int write_replay(const char *path, const es_dataset *ds, const size_t *tr, size_t n_tr,
+                        es_dataset *const *bg, int n_bg, const recipe *r, int per_class) {
+    es_dataset *rd = NULL;
+    size_t *order = NULL, *all = NULL, n = 0;
+    int *taken = NULL, has_bg = 0, rc = -1;
+    es_rng rng;
+    char name[32];
+    /* the loudest 2 s of a clip hold its sound; longer windows (cat/dog: 5 s)
+     * would make the store several MB for little more */
+    double max_s = r->features.clip_seconds < 2.0 ? r->features.clip_seconds : 2.0;
+    es_rng_seed(&rng, r->train.seed + 7);
+    for (int k = 0; k < r->n_labels; k++) has_bg |= strcmp(r->labels[k], ES_BACKGROUND_LABEL) == 0;
+    order = malloc((n_tr ? n_tr : 1) * sizeof *order);
+    taken = calloc((size_t)es_dataset_num_labels(ds) + 1, sizeof *taken);
+    if (!order || !taken || es_dataset_new(&rd) < 0) goto out;
+    for (size_t i = 0; i < n_tr; i++) order[i] = tr[i];
+    for (size_t i = n_tr; i > 1; i--) {   /* Fisher-Yates */
+        size_t j = es_rng_below(&rng, i), t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    for (size_t i = 0; i < n_tr; i++) {
+        const es_clip *c = es_dataset_clip(ds, order[i]);
+        if (taken[c->label] >= per_class) continue;
+        taken[c->label]++;
+        snprintf(name, sizeof name, "%08zu", n++);
+        if (es_dataset_add(rd, name, es_dataset_label(ds, c->label), "replay", c->x, c->n) < 0)
+            goto out;
+    }
+    for (int i = 0; has_bg && n_bg > 0 && i < per_class; i++) {
+        const es_dataset *b = bg[es_rng_below(&rng, (size_t)n_bg)];
+        const es_clip *c = es_dataset_clip(b, es_rng_below(&rng, es_dataset_size(b)));
+        snprintf(name, sizeof name, "%08zu", n++);
+        if (es_dataset_add(rd, name, ES_BACKGROUND_LABEL, "replay", c->x, c->n) < 0) goto out;
+    }
+    if (es_dataset_finish(rd) < 0 || !(all = malloc(n * sizeof *all))) goto out;
+    for (size_t i = 0; i < n; i++) all[i] = i;
+    if (es_replay_write(path, rd, all, n, r->features.sample_rate, max_s) < 0) goto out;
+    fprintf(stderr, "train: wrote %zu replay clips to %s\n", n, path);
+    rc = 0;
+out:
+    if (rc < 0) cli_error("train", "--replay-out %s: %s", path, es_errmsg());
+    es_dataset_free(rd);
+    free(order);
+    free(all);
+    free(taken);
+    return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
 int cmd_train(int argc, char **argv) {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
@@ -100,13 +158,17 @@ int cmd_train(int argc, char **argv) {
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {"report", required_argument, NULL, 'r'},
         {"checkpoint", required_argument, NULL, 'C'}, {"resume", required_argument, NULL, 'R'},
+        {"replay-out", required_argument, NULL, 'P'},
+        {"replay-per-class", required_argument, NULL, 'N'},
+        {"replay-only", no_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *out = NULL, *last = NULL, *dir = NULL, *manifest = NULL,
                *label_re = NULL, *group_re = NULL, *bg_extra = NULL, *report = NULL,
-               *checkpoint = NULL, *resume = NULL;
+               *checkpoint = NULL, *resume = NULL, *replay_out = NULL;
     char *val_list = NULL, err[1024], *endp;
-    int opt, status = CLI_FAIL, epochs = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), seed = -1;
+    int opt, status = CLI_FAIL, epochs = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), seed = -1,
+        replay_n = 20, replay_only = 0;
     progress pr = {isatty(2), 0, NULL, NULL, NULL, NULL, 0, -1.0f};
     recipe r;
     es_model *model = NULL, *best = NULL;
@@ -131,18 +193,24 @@ int cmd_train(int argc, char **argv) {
         case 'b': bg_extra = optarg; break;
         case 'e':
         case 't':
+        case 'N':
         case 's': {
             long v = strtol(optarg, &endp, 10);
             if (*endp || v < (opt == 's' ? 0 : 1) || v > 1000000) {
                 cli_error("train", "--%s: '%s' is not a valid number",
-                          opt == 'e' ? "epochs" : opt == 't' ? "threads" : "seed", optarg);
+                          opt == 'e' ? "epochs" : opt == 't' ? "threads"
+                                                : opt == 'N' ? "replay-per-class" : "seed",
+                          optarg);
                 return CLI_USAGE;
             }
             if (opt == 'e') epochs = (int)v;
             else if (opt == 't') threads = (int)v;
+            else if (opt == 'N') replay_n = (int)v;
             else seed = (int)v;
             break;
         }
+        case 'P': replay_out = optarg; break;
+        case 'O': replay_only = 1; break;
         case 'q': pr.quiet = 1; break;
         case 'r': report = optarg; break;
         case 'C': checkpoint = optarg; break;
@@ -151,6 +219,11 @@ int cmd_train(int argc, char **argv) {
         default: return cli_bad_option("train", opt, argv, longopts);
         }
     }
+    if (replay_only && !replay_out) {
+        cli_error("train", "--replay-only needs --replay-out FILE");
+        return CLI_USAGE;
+    }
+    if (replay_only && !out) out = "-";
     if (!config || !out) {
         cli_error("train", "%s is required", !config ? "--config RECIPE.cfg" : "--out MODEL.safetensors");
         return CLI_USAGE;
@@ -186,6 +259,9 @@ int cmd_train(int argc, char **argv) {
         cli_error("train", "%s", es_errmsg());
         goto out;
     }
+    /* the model remembers its augmentation: fine-tuning in the daemon reuses it */
+    es_model_set_augment(model, &r.train.aug);
+    es_model_set_augment(best, &r.train.aug);
     if ((status = cli_load_dataset("train", dir, manifest, label_re, group_re,
                                    r.features.sample_rate, &ds)) != CLI_OK)
         goto out;
@@ -234,6 +310,10 @@ int cmd_train(int argc, char **argv) {
             goto out;
         }
     }
+    if (replay_only) {
+        status = write_replay(replay_out, ds, tr_idx, n_tr, bg, n_bg, &r, replay_n);
+        goto out;
+    }
     if (!pr.quiet)
         fprintf(stderr, "train: %zu clips for training, %zu held out (%d groups), %d labels, %d threads\n",
                 n_tr, n_val, n_val_names, r.n_labels, r.train.threads);
@@ -243,6 +323,9 @@ int cmd_train(int argc, char **argv) {
         cli_error("train", "%s", es_errmsg());
         goto out;
     }
+    if (replay_out &&
+        write_replay(replay_out, ds, tr_idx, n_tr, bg, n_bg, &r, replay_n) != CLI_OK)
+        goto out;
     if (n_val) {
         int K = es_model_num_labels(best), *conf = calloc((size_t)K * K, sizeof *conf), correct = 0, n;
         n = conf ? es_evaluate(best, (es_split){ds, val_idx, n_val}, conf) : -1;

@@ -19,6 +19,10 @@ static const cli_command commands[] = {
     {"history", cmd_history, "the daemon's last detections"},
     {"load", cmd_load, "load a model file into a running daemon"},
     {"set", cmd_set, "change a running model's detection settings"},
+    {"example", cmd_example, "add, list or remove a running model's fine-tuning examples"},
+    {"finetune", cmd_finetune, "fine-tune a running model on its examples"},
+    {"save", cmd_save, "write a running model (fine-tuned or not) to a file"},
+    {"rollback", cmd_rollback, "return a running model to the one before its last change"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

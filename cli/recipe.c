@@ -198,7 +198,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         "epochs", "batch", "optimizer", "lr", "weight_decay", "momentum", "clip_norm",
         "lr_final", "warmup_epochs", "seed", "background_fraction", "balance", NULL};
     static const char *const aug_keys[] = {"shift", "gain_db", "speed", "noise", "time_mask",
-                                           "freq_mask", "eq", "stretch", "warp", NULL};
+                                           "freq_mask", "eq", "stretch", "warp", "level", NULL};
     static const char *const speed_keys[] = {"p", "min", "max", NULL};
     static const char *const noise_keys[] = {"p", "snr_min", "snr_max", NULL};
     static const char *const tmask_keys[] = {"count", "width", "p", NULL};
@@ -319,6 +319,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         const config_setting_t *g;
         confread_keys(&rd, config_setting_get_member(aug, "speed"), speed_keys);
         confread_keys(&rd, config_setting_get_member(aug, "noise"), noise_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "level"), speed_keys);
         confread_keys(&rd, config_setting_get_member(aug, "time_mask"), tmask_keys);
         confread_keys(&rd, config_setting_get_member(aug, "freq_mask"), fmask_keys);
         confread_keys(&rd, config_setting_get_member(aug, "eq"), eq_keys);
@@ -330,6 +331,11 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
             a->speed_p = confread_num(&rd, g, "p", 0.0);
             a->speed_min = confread_num(&rd, g, "min", 1.0);
             a->speed_max = confread_num(&rd, g, "max", 1.0);
+        }
+        if ((g = config_setting_get_member(aug, "level"))) {
+            a->level_p = confread_num(&rd, g, "p", 0.0);
+            a->level_min = confread_num(&rd, g, "min", -40.0);
+            a->level_max = confread_num(&rd, g, "max", -3.0);
         }
         if ((g = config_setting_get_member(aug, "noise"))) {
             a->noise_p = confread_num(&rd, g, "p", 0.0);
@@ -360,36 +366,13 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
             a->freq_mask_width = confread_int(&rd, g, "width", 8);
         }
         if (rd.bad) goto out;
-        /* speed factors go to the resampler as rates: keep them sane */
         {
-            const struct { int ok; const char *what; } rules[] = {
-                {a->shift >= 0.0 && a->shift <= 1.0, "shift must be in [0, 1]"},
-                {a->gain_db >= 0.0 && a->gain_db <= 60.0, "gain_db must be in [0, 60]"},
-                {a->speed_p >= 0.0 && a->speed_p <= 1.0, "speed.p must be in [0, 1]"},
-                {a->speed_min >= 0.5 && a->speed_min <= a->speed_max && a->speed_max <= 2.0,
-                 "speed needs 0.5 <= min <= max <= 2"},
-                {a->noise_p >= 0.0 && a->noise_p <= 1.0, "noise.p must be in [0, 1]"},
-                {a->snr_min <= a->snr_max, "noise needs snr_min <= snr_max"},
-                {a->eq_p >= 0.0 && a->eq_p <= 1.0, "eq.p must be in [0, 1]"},
-                {a->eq_db >= 0.0 && a->eq_db <= 40.0, "eq.gain_db must be in [0, 40]"},
-                {a->stretch_p >= 0.0 && a->stretch_p <= 1.0, "stretch.p must be in [0, 1]"},
-                {a->stretch_min >= 0.5 && a->stretch_min <= a->stretch_max &&
-                     a->stretch_max <= 2.0, "stretch needs 0.5 <= min <= max <= 2"},
-                {a->warp_p >= 0.0 && a->warp_p <= 1.0, "warp.p must be in [0, 1]"},
-                {a->warp_min >= 0.5 && a->warp_min <= a->warp_max && a->warp_max <= 2.0,
-                 "warp needs 0.5 <= min <= max <= 2"},
-                {a->time_masks >= 0 && a->time_mask_width >= 0,
-                 "time_mask count and width must be at least 0"},
-                {a->time_mask_p >= 0.0 && a->time_mask_p <= 1.0, "time_mask.p must be in [0, 1]"},
-                {a->freq_masks >= 0 && a->freq_mask_width >= 0,
-                 "freq_mask count and width must be at least 0"},
-            };
-            for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-                if (!rules[i].ok) {
-                    snprintf(err, errlen, "%s:%d: augment: %s", path,
-                             config_setting_source_line(aug), rules[i].what);
-                    goto out;
-                }
+            const char *why = es_augment_check(a);
+            if (why) {
+                snprintf(err, errlen, "%s:%d: augment: %s", path, config_setting_source_line(aug),
+                         why);
+                goto out;
+            }
         }
     }
     if (rd.bad) goto out;

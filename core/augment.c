@@ -31,6 +31,7 @@ es_augment es_augment_none(void) {
     a.speed_min = a.speed_max = 1.0;
     a.stretch_min = a.stretch_max = 1.0;
     a.warp_min = a.warp_max = 1.0;
+    a.level_min = a.level_max = -6.0;
     return a;
 }
 
@@ -177,6 +178,15 @@ int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, c
     }
     if (a->eq_p > 0.0 && a->eq_db > 0.0 && es_rng_uniform(r) < a->eq_p)
         colour(r, out, clip_n, a->eq_db, rate);
+    if (a->level_p > 0.0 && es_rng_uniform(r) < a->level_p) {
+        float peak = 0.0f;
+        for (size_t i = 0; i < clip_n; i++) peak = fabsf(out[i]) > peak ? fabsf(out[i]) : peak;
+        if (peak > 1e-6f) {
+            double db = a->level_min + (a->level_max - a->level_min) * es_rng_uniform(r);
+            double k = pow(10.0, db / 20.0) / peak;
+            for (size_t i = 0; i < clip_n; i++) out[i] = (float)(out[i] * k);
+        }
+    }
     gain = a->gain_db > 0.0 ? pow(10.0, (2.0 * es_rng_uniform(r) - 1.0) * a->gain_db / 20.0) : 1.0;
     if (gain != 1.0)
         for (size_t i = 0; i < clip_n; i++) out[i] = (float)(out[i] * gain);

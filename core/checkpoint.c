@@ -31,7 +31,7 @@ int es__checkpoint_save(const char *path, const es_model *model, const es_net *n
     es__st_out *outs = es__calloc((size_t)n_all + 2, sizeof *outs);
     char *names = es__malloc_array((size_t)n_all, NAME_CAP);
     char *info_json = NULL, rng[24], net_rng[24], seed[24];
-    const char *keys[5], *vals[5];
+    const char *keys[6], *vals[6];
     int64_t state_shape[1];
     size_t k;
     es__model_meta mm;
@@ -65,11 +65,11 @@ int es__checkpoint_save(const char *path, const es_model *model, const es_net *n
         rc = es__fail(ES_ENOMEM, "out of memory writing checkpoint '%s'", path);
         goto out;
     }
-    memcpy(keys, mm.keys, sizeof mm.keys);
-    memcpy(vals, mm.vals, sizeof mm.vals);
-    keys[4] = "earshot.checkpoint";
-    vals[4] = info_json;
-    rc = es__st_write(path, outs, k, keys, vals, 5);
+    memcpy(keys, mm.keys, mm.n * sizeof *keys);
+    memcpy(vals, mm.vals, mm.n * sizeof *vals);
+    keys[mm.n] = "earshot.checkpoint";
+    vals[mm.n] = info_json;
+    rc = es__st_write(path, outs, k, keys, vals, mm.n + 1);
 out:
     free(info_json);
     json_decref(j);
@@ -84,7 +84,7 @@ static int same_model(const es__st_file *st, const es_model *model, const char *
     es__model_meta mm;
     int rc = es__model_meta_init(&mm, model);
     if (rc < 0) return rc;
-    for (int i = 0; i < 4 && rc == 0; i++) {
+    for (int i = 0; i < (int)mm.n && rc == 0; i++) {
         const char *v = es__st_meta(st, mm.keys[i]);
         if (!v)
             rc = es__fail(ES_EFORMAT, "%s: metadata '%s' is missing (not an earshot checkpoint?)",

@@ -165,6 +165,44 @@ static int finalize(es_dataset *ds, const char *origin) {
     return 0;
 }
 
+int es_dataset_new(es_dataset **out) {
+    if (!out) return es__fail(ES_EINVAL, "es_dataset_new: NULL argument");
+    *out = es__calloc(1, sizeof **out);
+    return *out ? 0 : es__fail(ES_ENOMEM, "out of memory creating a dataset");
+}
+
+int es_dataset_add(es_dataset *ds, const char *name, const char *label, const char *group,
+                   const float *x, size_t n) {
+    char *lab;
+    entry *e;
+    int rc;
+    if (!ds || !name || !label || !label[0] || !group || (n && !x))
+        return es__fail(ES_EINVAL, "es_dataset_add: bad arguments");
+    if (ds->clips) return es__fail(ES_ESTATE, "es_dataset_add: the dataset is finished");
+    if (!(lab = es__strdup(label))) return es__fail(ES_ENOMEM, "out of memory adding a clip");
+    if ((rc = add(ds, name, lab, NULL, name)) < 0) return rc;
+    e = &ds->e[ds->n - 1];
+    es__free(e->group);
+    e->group = es__strdup(group);
+    e->x = es__malloc_array(n ? n : 1, sizeof *e->x);
+    if (!e->group || !e->x) return es__fail(ES_ENOMEM, "out of memory adding a clip");
+    if (n) memcpy(e->x, x, n * sizeof *x);
+    e->n = n;
+    return 0;
+}
+
+int es_dataset_finish(es_dataset *ds) {
+    int rc;
+    if (!ds) return es__fail(ES_EINVAL, "es_dataset_finish: NULL argument");
+    if (ds->clips) return 0;
+    if ((rc = finalize(ds, "the examples")) < 0) return rc;
+    for (size_t i = 0; i < ds->n; i++) {
+        ds->clips[i].x = ds->e[i].x;
+        ds->clips[i].n = ds->e[i].n;
+    }
+    return 0;
+}
+
 static int is_audio_name(const char *name) {
     const char *dot = strrchr(name, '.');
     return dot && (strcmp(dot, ".wav") == 0 || strcmp(dot, ".flac") == 0 ||

@@ -20,6 +20,8 @@ struct es_model {
     int n_layers;
     es_shape input;
     es_net *weights;       /* a network with max_batch 0: the weight store */
+    int has_augment;       /* earshot.augment: how it was trained (optional) */
+    es_augment augment;
 };
 
 void es_model_free(es_model *m) {
@@ -42,6 +44,14 @@ int es_model_label_index(const es_model *m, const char *label) {
 }
 es_shape es_model_input_shape(const es_model *m) { return m->input; }
 const es_net *es_model_weights(const es_model *m) { return m->weights; }
+int es_model_augment(const es_model *m, es_augment *a) {
+    if (m->has_augment && a) *a = m->augment;
+    return m->has_augment;
+}
+void es_model_set_augment(es_model *m, const es_augment *a) {
+    m->has_augment = a != NULL;
+    if (a) m->augment = *a;
+}
 
 /* The [1, F, T] input a clip of the features makes. */
 static int input_shape(const es_feature_desc *d, const char *origin, es_shape *s) {
@@ -183,7 +193,7 @@ static int load_tensors(es_model *m, const es__st_file *st, const char *origin) 
 int es_model_load_buffer(es_model **out, const void *data, size_t len, const char *origin) {
     es__st_file st;
     es_model *m;
-    const char *fmt, *labels, *features, *arch;
+    const char *fmt, *labels, *features, *arch, *aug;
     int rc = 0;
     if (!out || !data) return es__fail(ES_EINVAL, "es_model_load_buffer: NULL argument");
     *out = NULL;
@@ -226,6 +236,10 @@ int es_model_load_buffer(es_model **out, const void *data, size_t len, const cha
         goto fail;
     }
     if ((rc = load_tensors(m, &st, origin)) < 0) goto fail;
+    if ((aug = es__st_meta(&st, "earshot.augment"))) {
+        if ((rc = es_augment_from_json(&m->augment, aug, origin)) < 0) goto fail;
+        m->has_augment = 1;
+    }
     es__st_free(&st);
     es__clear_error();
     *out = m;
@@ -310,6 +324,7 @@ int es_model_set_weights(es_model *m, const es_net *net) {
 void es__model_meta_free(es__model_meta *mm) {
     es__free(mm->labels);
     es__free(mm->arch);
+    es__free(mm->augment);
     memset(mm, 0, sizeof *mm);
 }
 
@@ -338,6 +353,16 @@ int es__model_meta_init(es__model_meta *mm, const es_model *m) {
     mm->vals[1] = mm->labels;
     mm->vals[2] = mm->features;
     mm->vals[3] = mm->arch;
+    mm->n = 4;
+    if (m->has_augment) {
+        if ((rc = es_augment_to_json(&m->augment, &mm->augment)) < 0) {
+            es__model_meta_free(mm);
+            return rc;
+        }
+        mm->keys[4] = "earshot.augment";
+        mm->vals[4] = mm->augment;
+        mm->n = 5;
+    }
     return 0;
 }
 
@@ -361,19 +386,120 @@ int es__model_tensors(const es_net *net, const char *prefix, es__st_out *outs, c
     return 0;
 }
 
-int es_model_save(const es_model *m, const char *path) {
+/* The file's bytes: to a path (atomically) when path is set, else into *buf. */
+static int model_write(const es_model *m, const char *path, unsigned char **buf, size_t *len) {
     const es_net *net = m->weights;
     int n = es_net_num_tensors(net), rc;
     es__st_out *outs = es__calloc((size_t)n, sizeof *outs);
     es__model_meta mm;
-    if (!outs) return es__fail(ES_ENOMEM, "out of memory saving '%s'", path);
+    if (!outs) return es__fail(ES_ENOMEM, "out of memory saving a model");
     if ((rc = es__model_meta_init(&mm, m)) < 0) {
         es__free(outs);
         return rc;
     }
     es__model_tensors(net, NULL, outs, NULL, 0);
-    rc = es__st_write(path, outs, (size_t)n, mm.keys, mm.vals, 4);
+    if (path)
+        rc = es__st_write(path, outs, (size_t)n, mm.keys, mm.vals, mm.n);
+    else
+        rc = es__st_serialize("model", outs, (size_t)n, mm.keys, mm.vals, mm.n, buf, len);
     es__model_meta_free(&mm);
     es__free(outs);
+    return rc;
+}
+
+int es_model_save(const es_model *m, const char *path) {
+    if (!m || !path) return es__fail(ES_EINVAL, "es_model_save: NULL argument");
+    return model_write(m, path, NULL, NULL);
+}
+
+int es_model_serialize(const es_model *m, unsigned char **buf, size_t *len) {
+    if (!m || !buf || !len) return es__fail(ES_EINVAL, "es_model_serialize: NULL argument");
+    return model_write(m, NULL, buf, len);
+}
+
+int es_model_copy(const es_model *m, es_model **out) {
+    unsigned char *buf;
+    size_t len;
+    int rc;
+    if (!out) return es__fail(ES_EINVAL, "es_model_copy: NULL argument");
+    *out = NULL;
+    if ((rc = es_model_serialize(m, &buf, &len)) < 0) return rc;
+    rc = es_model_load_buffer(out, buf, len, "a model copy");
+    es__free(buf);
+    return rc;
+}
+
+/* Copies src's tensors into dst's by name; the last linear layer's weight
+ * [K, in] and bias [K] go into the first K rows of dst's larger ones. */
+static void copy_grown(es_net *dst, const es_net *src) {
+    for (int i = 0; i < es_net_num_tensors(src); i++) {
+        const es_tensor *s = es_net_tensor_at(src, i);
+        const es_tensor *d = es_net_tensor(dst, s->name);
+        if (s->kind == ES_TENSOR_COUNTER)
+            *d->counter = *s->counter;
+        else
+            memcpy(d->data, s->data, s->numel * sizeof *s->data);  /* rows first: a prefix */
+    }
+}
+
+int es_model_add_labels(const es_model *m, const char *const *names, int n, uint64_t seed,
+                        es_model **out) {
+    const char **labels = NULL;
+    es_layer_spec *layers = NULL;
+    const es_layer_spec *last;
+    es_model *g = NULL;
+    int K = m ? m->n_labels + n : 0, rc;
+    if (!m || !out || n < 0 || (n && !names))
+        return es__fail(ES_EINVAL, "es_model_add_labels: bad arguments");
+    *out = NULL;
+    last = &m->layers[m->n_layers - 1];
+    if (last->type != ES_LAYER_LINEAR)
+        return es__fail(ES_ECONFIG, "a class can be added only when the last layer is linear");
+    if (K > ES_MAX_LABELS)
+        return es__fail(ES_ERANGE, "a model has at most %d labels", ES_MAX_LABELS);
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !names[i][0] || strlen(names[i]) >= ES_LABEL_MAX)
+            return es__fail(ES_EINVAL, "label '%s' must be 1 to %d bytes", names[i] ? names[i] : "",
+                            ES_LABEL_MAX - 1);
+        if (es_model_label_index(m, names[i]) >= 0)
+            return es__fail(ES_EINVAL, "the model already has label '%s'", names[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0)
+                return es__fail(ES_EINVAL, "label '%s' is given twice", names[i]);
+    }
+    labels = es__malloc_array((size_t)K, sizeof *labels);
+    layers = es__malloc_array((size_t)m->n_layers, sizeof *layers);
+    if (!labels || !layers) {
+        rc = es__fail(ES_ENOMEM, "out of memory adding labels");
+        goto out;
+    }
+    for (int i = 0; i < m->n_labels; i++) labels[i] = m->labels[i];
+    for (int i = 0; i < n; i++) labels[m->n_labels + i] = names[i];
+    memcpy(layers, m->layers, (size_t)m->n_layers * sizeof *layers);
+    layers[m->n_layers - 1].out = K;
+    /* fresh weights everywhere (PyTorch's init, so new rows start as a new
+     * layer would), then the old values over them */
+    if ((rc = es_model_create(&g, layers, m->n_layers, &m->features, labels, K, seed)) < 0)
+        goto out;
+    copy_grown(g->weights, m->weights);
+    g->has_augment = m->has_augment;
+    g->augment = m->augment;
+    {
+        /* a new class starts below every old one, so the grown model answers
+         * as the old one did until it has learned the new class */
+        const es_tensor *b = last->bias[0] ? es_net_tensor(g->weights, last->bias) : NULL;
+        if (b) {
+            float lo = b->data[0];
+            for (int k = 1; k < m->n_labels; k++) lo = b->data[k] < lo ? b->data[k] : lo;
+            for (int k = m->n_labels; k < K; k++) b->data[k] = lo - 4.0f;
+        }
+    }
+    *out = g;
+    g = NULL;
+    rc = 0;
+out:
+    es_model_free(g);
+    es__free(labels);
+    es__free(layers);
     return rc;
 }

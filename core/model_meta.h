@@ -7,9 +7,11 @@
 #include "safetensors.h"
 
 typedef struct {
-    char *labels, *arch;       /* owned JSON strings */
+    char *labels, *arch, *augment;   /* owned JSON strings (augment may be NULL) */
     char features[2048];
-    const char *keys[4], *vals[4];   /* earshot.format, .labels, .features, .arch */
+    const char *keys[5], *vals[5];   /* earshot.format, .labels, .features, .arch
+                                        [, .augment] */
+    size_t n;                        /* entries used */
 } es__model_meta;
 
 int es__model_meta_init(es__model_meta *mm, const es_model *m);

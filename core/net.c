@@ -387,6 +387,19 @@ uint64_t es_net_rng_state(const es_net *net) { return net->rng; }
 void es_net_set_rng_state(es_net *net, uint64_t state) { net->rng = state; }
 int es_net_first_trainable(const es_net *net) { return net->first_trainable; }
 
+int es_net_head_start(const es_net *net) {
+    int i = net->n_layers, first_linear = net->n_layers;
+    while (i > 0) {
+        es_layer_type t = net->layers[i - 1].spec.type;
+        if (t != ES_LAYER_LINEAR && t != ES_LAYER_RELU && t != ES_LAYER_DROPOUT &&
+            t != ES_LAYER_FLATTEN)
+            break;
+        i--;
+        if (t == ES_LAYER_LINEAR) first_linear = i;
+    }
+    return first_linear;
+}
+
 int es_net_freeze_before(es_net *net, int first) {
     if (first < 0 || first >= net->n_layers)
         return es__fail(ES_EINVAL, "cannot freeze before layer %d of %d", first, net->n_layers);
@@ -644,13 +657,17 @@ int es_net_forward(es_net *net, const float *x, int B, es_mode mode) {
     for (int i = 0; i < net->n_layers; i++) {
         layer *L = &net->layers[i];
         float *y = L->act;
+        /* frozen layers run as at inference (running batch-norm statistics,
+         * no dropout), as PyTorch's frozen modules in eval() do: what they
+         * compute is fixed, so what the trained layers learn from stays so */
+        int ltrain = train && i >= net->first_trainable;
         L->x = x;
         if (L->spec.type == ES_LAYER_FLATTEN ||
-            (L->spec.type == ES_LAYER_DROPOUT && !(train && L->spec.p > 0.0))) {
+            (L->spec.type == ES_LAYER_DROPOUT && !(ltrain && L->spec.p > 0.0))) {
             y = (float *)x; /* a view, or the identity at inference */
         } else {
             if (L->spec.type == ES_LAYER_RELU && !y) y = (float *)x; /* in place */
-            forward_layer(net, L, x, y, B, train);
+            forward_layer(net, L, x, y, B, ltrain);
         }
         L->y = y;
         x = y;
@@ -681,6 +698,11 @@ static void backward_conv(es_net *net, layer *L, const float *dy, float *dx, int
 }
 
 int es_net_backward(es_net *net, const int *labels, const float *class_weights, float *loss) {
+    return es_net_backward_targets(net, labels, NULL, class_weights, loss);
+}
+
+int es_net_backward_targets(es_net *net, const int *labels, const float *targets,
+                            const float *class_weights, float *loss) {
     int B = net->B, K = net->n_out, train = net->mode == ES_MODE_TRAIN;
     const float *dy;
     float l;
@@ -691,9 +713,9 @@ int es_net_backward(es_net *net, const int *labels, const float *class_weights, 
         if (labels[b] < 0 || labels[b] >= K)
             return es__fail(ES_EINVAL, "label %d of sample %d is outside 0..%d", labels[b], b,
                             K - 1);
-    l = es__xent_forward(net->probs, net->out, labels, class_weights, B, K);
+    l = es__xent_forward(net->probs, net->out, labels, targets, class_weights, B, K);
     if (loss) *loss = l;
-    es__xent_backward(net->dlogits, net->probs, labels, class_weights, B, K);
+    es__xent_backward(net->dlogits, net->probs, labels, targets, class_weights, B, K);
     dy = net->dlogits;
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         layer *L = &net->layers[i];
@@ -756,7 +778,7 @@ float es_softmax_xent(const float *logits, const int *labels, const float *class
     float l;
     if ((size_t)B * K > 64) probs = es__malloc_array((size_t)B * K, sizeof *probs);
     if (!probs) return NAN;
-    l = es__xent_forward(probs, logits, labels, class_weights, B, K);
+    l = es__xent_forward(probs, logits, labels, NULL, class_weights, B, K);
     if (probs != probs_small) es__free(probs);
     return l;
 }

@@ -10,6 +10,7 @@ struct es_optimizer {
     es_opt_config cfg;
     es_opt_state st;        /* m, v per parameter; n floats per block (the net's
                                gradient block); steps taken */
+    float *anchor;          /* [n] weights decay towards (NULL: towards 0) */
 };
 
 es_opt_config es_opt_defaults(es_opt_kind kind) {
@@ -72,10 +73,24 @@ void es_optimizer_free(es_optimizer *o) {
     if (!o) return;
     es__free(o->st.m);
     es__free(o->st.v);
+    es__free(o->anchor);
     es__free(o);
 }
 
 void es_optimizer_set_lr(es_optimizer *o, float lr) { o->cfg.lr = lr; }
+
+int es_optimizer_anchor(es_optimizer *o) {
+    const float *gbase = NULL;
+    if (!o->anchor && !(o->anchor = es__malloc_array(o->st.n ? o->st.n : 1, sizeof *o->anchor)))
+        return es__fail(ES_ENOMEM, "out of memory for the optimizer's anchor");
+    for (int i = 0; i < es_net_num_tensors(o->net); i++) {
+        const es_tensor *t = es_net_tensor_at(o->net, i);
+        if (t->kind != ES_TENSOR_PARAM) continue;
+        if (!gbase) gbase = t->grad;
+        memcpy(o->anchor + (t->grad - gbase), t->data, t->numel * sizeof *t->data);
+    }
+    return 0;
+}
 
 es_opt_state *es_optimizer_state(es_optimizer *o) { return &o->st; }
 
@@ -100,9 +115,10 @@ int es_optimizer_step(es_optimizer *o) {
         m = o->st.m + (t->grad - gbase);
         v = o->st.v ? o->st.v + (t->grad - gbase) : NULL;
         switch (c->kind) {
-        case ES_OPT_SGD:
+        case ES_OPT_SGD: {
+            const float *a = o->anchor ? o->anchor + (t->grad - gbase) : NULL;
             for (size_t k = 0; k < t->numel; k++) {
-                float d = g[k] + c->weight_decay * p[k];
+                float d = g[k] + c->weight_decay * (a ? p[k] - a[k] : p[k]);
                 if (c->momentum != 0.0f) {
                     /* torch: the buffer starts as the first gradient */
                     m[k] = o->st.step == 1 ? d : c->momentum * m[k] + d;
@@ -111,18 +127,22 @@ int es_optimizer_step(es_optimizer *o) {
                 p[k] -= c->lr * d;
             }
             break;
+        }
         case ES_OPT_ADAM:
         case ES_OPT_ADAMW: {
             /* torch: p -= lr/bc1 · m / (√v/√bc2 + eps) */
             float step_size = (float)(c->lr / bc1);
             float sqrt_bc2 = (float)sqrt(bc2);
             int decoupled = c->kind == ES_OPT_ADAMW;
+            const float *a = o->anchor ? o->anchor + (t->grad - gbase) : NULL;
             for (size_t k = 0; k < t->numel; k++) {
                 float d = g[k];
-                if (decoupled)
+                if (decoupled && a)
+                    p[k] -= c->lr * c->weight_decay * (p[k] - a[k]);
+                else if (decoupled)
                     p[k] *= 1.0f - c->lr * c->weight_decay;
                 else
-                    d += c->weight_decay * p[k];
+                    d += c->weight_decay * (a ? p[k] - a[k] : p[k]);
                 m[k] = c->beta1 * m[k] + (1.0f - c->beta1) * d;
                 v[k] = c->beta2 * v[k] + (1.0f - c->beta2) * d * d;
                 p[k] -= step_size * m[k] / (sqrtf(v[k]) / sqrt_bc2 + c->eps);

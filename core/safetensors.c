@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "earshot/file.h"
 #include "fileio.h"
 #include "internal.h"
 
@@ -23,11 +24,11 @@ static const struct {
 } dtypes[] = {
     [ES__ST_F32] = {"F32", 4}, [ES__ST_F64] = {"F64", 8}, [ES__ST_F16] = {"F16", 2},
     [ES__ST_BF16] = {"BF16", 2}, [ES__ST_I64] = {"I64", 8}, [ES__ST_I32] = {"I32", 4},
-    [ES__ST_I8] = {"I8", 1}, [ES__ST_U8] = {"U8", 1}, [ES__ST_BOOL] = {"BOOL", 1},
+    [ES__ST_I16] = {"I16", 2},    [ES__ST_I8] = {"I8", 1}, [ES__ST_U8] = {"U8", 1}, [ES__ST_BOOL] = {"BOOL", 1},
 };
 #define N_DTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
 /* For messages; keep in step with the table above. */
-#define DTYPE_LIST "F32, F64, F16, BF16, I64, I32, I8, U8 or BOOL"
+#define DTYPE_LIST "F32, F64, F16, BF16, I64, I32, I16, I8, U8 or BOOL"
 
 size_t es__st_dtype_size(es__st_dtype dt) {
     return ((int)dt >= 0 && (int)dt < N_DTYPES) ? dtypes[dt].size : 0;
@@ -506,58 +507,69 @@ fail:
     return NULL;
 }
 
-int es__st_write(const char *path, const es__st_out *tensors, size_t n_tensors,
-                 const char *const *meta_keys, const char *const *meta_values, size_t n_meta) {
-    size_t *nbytes = NULL, hlen, padded;
+int es__st_serialize(const char *origin, const es__st_out *tensors, size_t n_tensors,
+                     const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                     unsigned char **buf, size_t *len) {
+    size_t *nbytes = NULL, hlen, padded, total = 0;
     json_t *hdr = NULL;
-    char *text = NULL, *tmp;
-    unsigned char pre[8];
-    FILE *fp;
+    unsigned char *out = NULL, *p;
     int rc;
 
-    if (!path) return es__fail(ES_EINVAL, "es__st_write: NULL path");
-    nbytes = es__malloc_array(n_tensors, sizeof *nbytes);
-    if (!nbytes) return es__fail(ES_ENOMEM, "out of memory writing '%s'", path);
-    rc = check_out(path, tensors, n_tensors, meta_keys, meta_values, n_meta, nbytes);
+    *buf = NULL;
+    *len = 0;
+    nbytes = es__malloc_array(n_tensors ? n_tensors : 1, sizeof *nbytes);
+    if (!nbytes) return es__fail(ES_ENOMEM, "out of memory writing '%s'", origin);
+    rc = check_out(origin, tensors, n_tensors, meta_keys, meta_values, n_meta, nbytes);
     if (rc < 0) goto out;
     hdr = build_header(tensors, n_tensors, meta_keys, meta_values, n_meta, nbytes);
     hlen = hdr ? json_dumpb(hdr, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
     if (hlen == 0) {
-        rc = es__fail(ES_ENOMEM, "out of memory writing '%s'", path);
+        rc = es__fail(ES_ENOMEM, "out of memory writing '%s'", origin);
         goto out;
     }
     /* spaces after the JSON, so that 8 + N (where the data starts) is aligned */
     padded = hlen + (DATA_ALIGN - hlen % DATA_ALIGN) % DATA_ALIGN;
     if (padded > ES__ST_HEADER_MAX) {
-        rc = es__fail(ES_ERANGE, "es__st_write '%s': header of %zu bytes exceeds 16 MiB", path,
+        rc = es__fail(ES_ERANGE, "es__st_write '%s': header of %zu bytes exceeds 16 MiB", origin,
                       padded);
         goto out;
     }
-    if (!(text = es__malloc(padded))) {
-        rc = es__fail(ES_ENOMEM, "out of memory writing '%s'", path);
+    for (size_t i = 0; i < n_tensors; i++) total += nbytes[i];   /* bounded by check_out */
+    if (!(out = es__malloc(8 + padded + total))) {
+        rc = es__fail(ES_ENOMEM, "out of memory writing '%s'", origin);
         goto out;
     }
-    if (json_dumpb(hdr, text, padded, JSON_COMPACT | JSON_PRESERVE_ORDER) != hlen) {
-        rc = es__fail(ES_ENOMEM, "out of memory writing '%s'", path);
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    if (json_dumpb(hdr, (char *)out + 8, padded, JSON_COMPACT | JSON_PRESERVE_ORDER) != hlen) {
+        rc = es__fail(ES_ENOMEM, "out of memory writing '%s'", origin);
         goto out;
     }
-    memset(text + hlen, ' ', padded - hlen);
-    for (int i = 0; i < 8; i++) pre[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-
-    if ((rc = es__atomic_open(path, &tmp, &fp)) < 0) goto out;
-    if (fwrite(pre, 1, sizeof pre, fp) != sizeof pre || fwrite(text, 1, padded, fp) != padded)
-        rc = ES_EIO;
-    for (size_t i = 0; rc == 0 && i < n_tensors; i++)
-        if (nbytes[i] && fwrite(tensors[i].data, 1, nbytes[i], fp) != nbytes[i]) rc = ES_EIO;
-    if (rc < 0) {
-        es__atomic_abort(tmp, fp);
-        rc = es__fail(ES_EIO, "cannot write '%s'", path);
-        goto out;
+    memset(out + 8 + hlen, ' ', padded - hlen);
+    p = out + 8 + padded;
+    for (size_t i = 0; i < n_tensors; i++) {
+        if (nbytes[i]) memcpy(p, tensors[i].data, nbytes[i]);
+        p += nbytes[i];
     }
-    if ((rc = es__atomic_commit(path, tmp, fp)) == 0) es__clear_error();
+    *buf = out;
+    *len = 8 + padded + total;
+    out = NULL;
 out:
     json_decref(hdr);
-    es__free(text);
+    es__free(out);
     es__free(nbytes);
+    return rc;
+}
+
+int es__st_write(const char *path, const es__st_out *tensors, size_t n_tensors,
+                 const char *const *meta_keys, const char *const *meta_values, size_t n_meta) {
+    unsigned char *buf;
+    size_t len;
+    int rc;
+    if (!path) return es__fail(ES_EINVAL, "es__st_write: NULL path");
+    rc = es__st_serialize(path, tensors, n_tensors, meta_keys, meta_values, n_meta, &buf, &len);
+    if (rc < 0) return rc;
+    rc = es_write_file_atomic(path, buf, len);
+    if (rc == 0) es__clear_error();
+    es__free(buf);
     return rc;
 }

@@ -31,7 +31,7 @@
 #define ES__ST_MAX_DIMS 8
 
 typedef enum { ES__ST_F32, ES__ST_F64, ES__ST_F16, ES__ST_BF16, ES__ST_I64, ES__ST_I32,
-               ES__ST_I8, ES__ST_U8, ES__ST_BOOL } es__st_dtype;
+               ES__ST_I16, ES__ST_I8, ES__ST_U8, ES__ST_BOOL } es__st_dtype;
 
 typedef struct {
     char *name;                    /* owned */
@@ -81,5 +81,10 @@ typedef struct {
  * pads the header, metadata as given. */
 int es__st_write(const char *path, const es__st_out *tensors, size_t n_tensors,
                  const char *const *meta_keys, const char *const *meta_values, size_t n_meta);
+/* The same bytes into one buffer allocated for the caller (es__free it);
+ * origin names the output in errors. */
+int es__st_serialize(const char *origin, const es__st_out *tensors, size_t n_tensors,
+                     const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                     unsigned char **buf, size_t *len);
 
 #endif

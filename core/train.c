@@ -259,7 +259,9 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     if ((rc = es_model_instantiate(model, B, ES_NET_TRAIN, &net)) < 0) goto out;
     es_net_seed(net, cfg->seed);
     if (cfg->threads > 1 && (rc = es_net_set_threads(net, cfg->threads)) < 0) goto out;
+    if (cfg->head_only && (rc = es_net_freeze_before(net, es_net_head_start(net))) < 0) goto out;
     if ((rc = es_optimizer_create(&opt, net, &cfg->opt)) < 0) goto out;
+    if (cfg->anchored && (rc = es_optimizer_anchor(opt)) < 0) goto out;
     steps = (train.n + (size_t)B - 1) / (size_t)B;
     total_steps = (long)steps * cfg->epochs;
     if (cfg->resume && (rc = resume(cfg, model, net, best, opt, train.n, &e.rng, &first_epoch,
@@ -279,6 +281,10 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
             float loss;
             double warm = (double)cfg->warmup_epochs * (double)steps, lr;
             const float *z;
+            if (cfg->cancel && cfg->cancel(user)) {
+                rc = es__fail(ES_ECANCELED, "training was cancelled");
+                goto out;
+            }
             /* linear warm-up, then cosine decay to lr·lr_final */
             if (step_no < warm) {
                 lr = cfg->opt.lr * (double)(step_no + 1) / warm;
@@ -338,6 +344,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
 out:
     es_optimizer_free(opt);
     es_net_free(net);
+
     es_features_free(e.fx);
     es__free(e.wave);
     es__free(e.ws);

@@ -4,24 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "daemon.h"
 #include "earshot/error.h"
 #include "log.h"
 
-enum { CMD_PRIV = 1 };   /* changes state: root, the daemon's user or the group */
-
-typedef json_t *(*cmd_fn)(esd *d, client *c, json_t *req, const char **code, char *err,
-                          size_t errlen);
-
-#define FAIL(c, ...)                          \
-    do {                                      \
-        *code = (c);                          \
-        snprintf(err, errlen, __VA_ARGS__);   \
-        return NULL;                          \
-    } while (0)
-
 /* The optional string member key; ok=0 when present but not a string. */
-static const char *opt_str(json_t *req, const char *key, int *ok) {
+const char *cmd_opt_str(json_t *req, const char *key, int *ok) {
     json_t *v = json_object_get(req, key);
     if (!v || json_is_null(v)) return NULL;
     if (!json_is_string(v)) {
@@ -32,7 +21,7 @@ static const char *opt_str(json_t *req, const char *key, int *ok) {
 }
 
 /* Members a command does not know are errors, as in the config files. */
-static int check_members(json_t *req, const char *const *known, char *err, size_t errlen) {
+int cmd_check_members(json_t *req, const char *const *known, char *err, size_t errlen) {
     const char *key;
     json_t *v;
     json_object_foreach(req, key, v) {
@@ -46,7 +35,7 @@ static int check_members(json_t *req, const char *const *known, char *err, size_
     return 0;
 }
 
-static json_t *bad_argument(const char **code) {
+json_t *cmd_bad_argument(const char **code) {
     *code = "bad_argument";
     return NULL;
 }
@@ -55,11 +44,11 @@ static json_t *cmd_status(esd *d, client *c, json_t *req, const char **code, cha
                           size_t errlen) {
     static const char *const known[] = {NULL};
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
     return esd_status(d);
 }
 
-static json_t *model_info(esd *d, int i) {
+json_t *cmd_model_info(esd *d, int i) {
     const model_state *st = worker_model(d->slots[i].w);
     const es_model *m = model_state_model(st);
     const es_feature_desc *fd = es_model_features(m);
@@ -84,15 +73,15 @@ static json_t *cmd_models(esd *d, client *c, json_t *req, const char **code, cha
     static const char *const known[] = {NULL};
     json_t *a = json_array();
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
-    for (int i = 0; i < d->n_slots; i++) json_array_append_new(a, model_info(d, i));
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
+    for (int i = 0; i < d->n_slots; i++) json_array_append_new(a, cmd_model_info(d, i));
     return json_pack("{s:o}", "models", a);
 }
 
-static int slot_arg(esd *d, json_t *req, int required, const char **code, char *err,
+int cmd_slot_arg(esd *d, json_t *req, int required, const char **code, char *err,
                     size_t errlen) {
     int ok = 1, i;
-    const char *name = opt_str(req, "model", &ok);
+    const char *name = cmd_opt_str(req, "model", &ok);
     if (!ok) {
         *code = "bad_argument";
         snprintf(err, errlen, "'model' must be a string");
@@ -119,8 +108,8 @@ static json_t *cmd_predict(esd *d, client *c, json_t *req, const char **code, ch
     json_t *out = json_object();
     int only;
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
-    if ((only = slot_arg(d, req, 0, code, err, errlen)) == -2) {
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
+    if ((only = cmd_slot_arg(d, req, 0, code, err, errlen)) == -2) {
         json_decref(out);
         return NULL;
     }
@@ -149,12 +138,12 @@ static json_t *cmd_subscribe(esd *d, client *c, json_t *req, const char **code, 
                              size_t errlen) {
     static const char *const known[] = {"model", "label", "posteriors", NULL};
     int ok = 1, i;
-    const char *label = opt_str(req, "label", &ok);
+    const char *label = cmd_opt_str(req, "label", &ok);
     json_t *hz = json_object_get(req, "posteriors");
     double post_hz = 0.0;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
     if (!ok) FAIL("bad_argument", "'label' must be a string");
-    if ((i = slot_arg(d, req, 0, code, err, errlen)) == -2) return NULL;
+    if ((i = cmd_slot_arg(d, req, 0, code, err, errlen)) == -2) return NULL;
     if (hz && !json_is_null(hz)) {
         if (!json_is_number(hz) || !(json_number_value(hz) > 0.0 && json_number_value(hz) <= 100.0))
             FAIL("bad_argument", "'posteriors' is a rate in Hz, in (0, 100]");
@@ -170,7 +159,7 @@ static json_t *cmd_subscribe(esd *d, client *c, json_t *req, const char **code, 
 static json_t *cmd_unsubscribe(esd *d, client *c, json_t *req, const char **code, char *err,
                                size_t errlen) {
     static const char *const known[] = {NULL};
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
     client_unsubscribe(d, c);
     return json_object();
 }
@@ -181,7 +170,7 @@ static json_t *cmd_history(esd *d, client *c, json_t *req, const char **code, ch
     json_t *mx = json_object_get(req, "max");
     int max = -1;
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
     if (mx) {
         if (!json_is_integer(mx) || json_integer_value(mx) < 0)
             FAIL("bad_argument", "'max' must be a count of at least 0");
@@ -194,9 +183,9 @@ static json_t *cmd_load(esd *d, client *c, json_t *req, const char **code, char 
                         size_t errlen) {
     static const char *const known[] = {"model", "file", NULL};
     int ok = 1, i;
-    const char *name = opt_str(req, "model", &ok), *file = opt_str(req, "file", &ok);
+    const char *name = cmd_opt_str(req, "model", &ok), *file = cmd_opt_str(req, "file", &ok);
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
     if (!ok || !name || !file || !*name || strlen(name) >= ESD_NAME_MAX || !*file ||
         strlen(file) >= ESD_PATH_MAX)
         FAIL("bad_argument", "load needs 'model' (a slot name, 1 to 63 bytes) and 'file' (a path)");
@@ -205,7 +194,7 @@ static json_t *cmd_load(esd *d, client *c, json_t *req, const char **code, char 
         if ((i = esd_load_model(d, name, file, NULL, msg, sizeof msg)) < 0)
             FAIL("load_failed", "%s; the running model is unchanged", msg);
     }
-    return json_pack("{s:o}", "model", model_info(d, i));
+    return json_pack("{s:o}", "model", cmd_model_info(d, i));
 }
 
 static json_t *cmd_set(esd *d, client *c, json_t *req, const char **code, char *err,
@@ -220,8 +209,8 @@ static json_t *cmd_set(esd *d, client *c, json_t *req, const char **code, char *
     const es_model *m;
     const char *key;
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
-    if ((i = slot_arg(d, req, 1, code, err, errlen)) < 0) return NULL;
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
+    if ((i = cmd_slot_arg(d, req, 1, code, err, errlen)) < 0) return NULL;
     w = d->slots[i].w;
     m = model_state_model(worker_model(w));
     dc = worker_detect_config(w);
@@ -268,7 +257,7 @@ static json_t *cmd_set(esd *d, client *c, json_t *req, const char **code, char *
             esd_model_config_threshold(&d->slots[i].cfg, key, t);
         }
     }
-    return json_pack("{s:o}", "model", model_info(d, i));
+    return json_pack("{s:o}", "model", cmd_model_info(d, i));
 }
 
 static json_t *cmd_reload(esd *d, client *c, json_t *req, const char **code, char *err,
@@ -276,7 +265,7 @@ static json_t *cmd_reload(esd *d, client *c, json_t *req, const char **code, cha
     static const char *const known[] = {NULL};
     char msg[1024];
     (void)c;
-    if (check_members(req, known, err, errlen) < 0) return bad_argument(code);
+    if (cmd_check_members(req, known, err, errlen) < 0) return cmd_bad_argument(code);
     if (esd_reload(d, msg, sizeof msg) < 0) FAIL("reload_failed", "%s", msg);
     return json_object();
 }
@@ -291,6 +280,14 @@ static const struct {
     {"unsubscribe", cmd_unsubscribe, 0}, {"history", cmd_history, 0},
     {"load", cmd_load, CMD_PRIV},    {"set", cmd_set, CMD_PRIV},
     {"reload", cmd_reload, CMD_PRIV},
+    {"example-add", cmd_example_add, CMD_PRIV},
+    {"examples", cmd_examples, 0},
+    {"example-remove", cmd_example_remove, CMD_PRIV},
+    {"finetune", cmd_finetune, CMD_PRIV},
+    {"finetune-status", cmd_finetune_status, 0},
+    {"finetune-cancel", cmd_finetune_cancel, CMD_PRIV},
+    {"save", cmd_save, CMD_PRIV},
+    {"rollback", cmd_rollback, CMD_PRIV},
 };
 
 static void reply_error(esd *d, client *c, json_t *id, const char *code, const char *msg) {

@@ -26,6 +26,12 @@ void esd_config_defaults(esd_config *c) {
     c->clip_post = 0.5;
     c->clips_max_mb = 100.0;
     c->log_level = ES_LOG_INFO;
+    c->ft_epochs = 25;
+    c->ft_lr = 2e-3;
+    c->ft_head_only = 0;
+    c->ft_holdout = 0.2;
+    c->ft_max_examples = 2000;
+    c->ft_max_example_seconds = 30.0;
 }
 
 int esd_model_config_threshold(esd_model_config *mc, const char *label, float value) {
@@ -100,7 +106,7 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
                        const char *path) {
     static const char *const keys[] = {"name", "file", "threshold", "thresholds",
                                        "min_count", "average_seconds", "refractory_seconds",
-                                       "energy_gate_db", NULL};
+                                       "energy_gate_db", "replay", NULL};
     const config_setting_t *th;
     const char *name, *file;
     confread_keys(rd, m, keys);
@@ -113,6 +119,8 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
     }
     snprintf(mc->name, sizeof mc->name, "%s", name);
     resolve(mc->file, sizeof mc->file, path, file);
+    if ((file = confread_str(rd, m, "replay", NULL)) && *file)
+        resolve(mc->replay, sizeof mc->replay, path, file);
     mc->detect = es_detect_defaults();
     mc->detect.threshold = (float)confread_num(rd, m, "threshold", mc->detect.threshold);
     mc->detect.min_count = confread_int(rd, m, "min_count", mc->detect.min_count);
@@ -157,7 +165,9 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
 
 int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
     static const char *const top[] = {"input", "socket", "history_events", "clips", "log_level",
-                                      "models", NULL};
+                                      "models", "state_dir", "finetune", NULL};
+    static const char *const ft_keys[] = {"allowed_dirs", "epochs", "lr", "layers", "holdout",
+                                          "max_examples", "max_example_seconds", NULL};
     static const char *const input_keys[] = {"source", "rate", "pace", "loop",
                                              "history_seconds", NULL};
     static const char *const socket_keys[] = {"path", "group", "max_clients", "max_line",
@@ -232,6 +242,47 @@ int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
                          c->clip_post <= 10.0 && c->clips_max_mb > 0.0))
             confread_fail(&rd, g, "clips: pre_roll and post_roll in [0, 10] s, max_mb above 0%s%s",
                           "", "");
+    }
+    if ((s = confread_str(&rd, root, "state_dir", NULL)) && *s)
+        resolve(c->state_dir, sizeof c->state_dir, path, s);
+    if ((g = config_setting_get_member(root, "finetune"))) {
+        const config_setting_t *dirs = config_setting_get_member(g, "allowed_dirs");
+        confread_keys(&rd, g, ft_keys);
+        if (dirs) {
+            if (!config_setting_is_array(dirs) || config_setting_length(dirs) > 8) {
+                confread_fail(&rd, dirs, "finetune.allowed_dirs must be a list [\"...\"] of at "
+                              "most %s folders%s", "8", "");
+            } else {
+                c->n_allowed_dirs = 0;
+                for (int i = 0; i < config_setting_length(dirs) && !rd.bad; i++) {
+                    const char *dir = config_setting_get_string_elem(dirs, (unsigned)i);
+                    if (!dir || !*dir)
+                        confread_fail(&rd, dirs, "finetune.allowed_dirs holds folder names%s%s",
+                                      "", "");
+                    else
+                        resolve(c->allowed_dirs[c->n_allowed_dirs++], ESD_PATH_MAX, path, dir);
+                }
+            }
+        }
+        c->ft_epochs = confread_int(&rd, g, "epochs", c->ft_epochs);
+        c->ft_lr = confread_num(&rd, g, "lr", c->ft_lr);
+        c->ft_holdout = confread_num(&rd, g, "holdout", c->ft_holdout);
+        c->ft_max_examples = confread_int(&rd, g, "max_examples", c->ft_max_examples);
+        c->ft_max_example_seconds =
+            confread_num(&rd, g, "max_example_seconds", c->ft_max_example_seconds);
+        if ((s = confread_str(&rd, g, "layers", NULL))) {
+            if (strcmp(s, "head") == 0) c->ft_head_only = 1;
+            else if (strcmp(s, "all") == 0) c->ft_head_only = 0;
+            else confread_fail(&rd, config_setting_get_member(g, "layers"),
+                               "finetune.layers must be \"head\" or \"all\", not \"%s\"%s", s, "");
+        }
+        if (!rd.bad && (c->ft_epochs < 1 || c->ft_epochs > 1000 || !(c->ft_lr > 0.0 && c->ft_lr <= 1.0) ||
+                        !(c->ft_holdout >= 0.0 && c->ft_holdout <= 0.5) || c->ft_max_examples < 1 ||
+                        c->ft_max_examples > 100000 || !(c->ft_max_example_seconds >= 0.1 &&
+                                                          c->ft_max_example_seconds <= 600.0)))
+            confread_fail(&rd, g, "finetune: epochs in [1, 1000], lr in (0, 1], holdout in "
+                          "[0, 0.5], max_examples in [1, 100000], max_example_seconds in "
+                          "[0.1, 600]%s%s", "", "");
     }
     if ((s = confread_str(&rd, root, "log_level", NULL)) && (c->log_level = level_of(s)) < 0)
         confread_fail(&rd, config_setting_get_member(root, "log_level"),

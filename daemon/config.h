@@ -17,6 +17,8 @@ typedef enum { ESD_IN_PORTAUDIO, ESD_IN_FILE, ESD_IN_STDIN } esd_input_kind;
 typedef struct {
     char name[ESD_NAME_MAX];
     char file[ESD_PATH_MAX];         /* resolved against the config file's folder */
+    char replay[ESD_PATH_MAX];       /* rehearsal clips for fine-tuning; "" = the model
+                                        file's name with .replay.safetensors, if present */
     es_detect_config detect;         /* stride_seconds comes from the model */
     int n_thresholds;                /* per-label thresholds */
     char threshold_label[32][ESD_NAME_MAX];
@@ -44,6 +46,17 @@ typedef struct {
     double clips_max_mb;             /* disk cap: oldest clips go first */
     /* logging */
     int log_level;                   /* ES_LOG_* */
+    /* teaching: examples, fine-tuned models (state_dir, --state-dir or
+     * $STATE_DIRECTORY; "" = nothing persists, teaching commands refuse) */
+    char state_dir[ESD_PATH_MAX];
+    int n_allowed_dirs;              /* example-add "path" must lie inside one */
+    char allowed_dirs[8][ESD_PATH_MAX];
+    int ft_epochs;                   /* fine-tuning defaults a request may override */
+    double ft_lr;
+    int ft_head_only;
+    double ft_holdout;               /* share of each label's examples validated on */
+    int ft_max_examples;             /* per model */
+    double ft_max_example_seconds;
     /* models */
     int n_models;
     esd_model_config models[ESD_MAX_MODELS];

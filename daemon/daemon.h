@@ -10,6 +10,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "finetune.h"
 #include "worker.h"
 
 typedef struct client client;
@@ -18,6 +19,8 @@ typedef struct client client;
 typedef struct {
     esd_model_config cfg;
     worker *w;
+    es_model *prev;             /* the model before the last swap, for rollback */
+    char prev_path[ESD_PATH_MAX];
 } slot;
 
 /* An event from a worker waiting for the main loop. */
@@ -58,6 +61,15 @@ typedef struct esd {
     int n_clients;
     uint64_t clients_total;
     gid_t priv_gid;             /* the configured group; (gid_t)-1 none */
+    /* teaching: one fine-tuning job at a time (2 cores: one for it) */
+    ft_job *job;
+    int job_slot;
+    char job_model[ESD_NAME_MAX], job_sha[65];
+    double job_lr;
+    int job_head_only;
+    json_t *job_last;           /* the last finished job's outcome, for finetune-status */
+    uint64_t job_windows0[ESD_MAX_MODELS], job_lost0[ESD_MAX_MODELS];  /* at its start */
+    double job_p99_before[ESD_MAX_MODELS];  /* inference latency before it (s) */
     /* life */
     int want_reload, want_stop, ended_reported;
 } esd;
@@ -102,6 +114,17 @@ void commands_dispatch(esd *d, client *c, const char *line, size_t len);
 int esd_load_model(esd *d, const char *name, const char *path, const esd_model_config *with,
                    char *err, size_t errlen);
 int esd_reload(esd *d, char *err, size_t errlen);
+/* Puts model m (taken over, freed on failure) into slot i between two
+ * windows; the model it replaces is kept for rollback. origin says where m
+ * came from (a path, "fine-tuned from ..."). */
+int esd_swap_model(esd *d, int i, es_model *m, const char *origin, char *err, size_t errlen);
+/* teach.c: fine-tuning progress and results to subscribers (main loop) */
+void teach_poll(esd *d);
+void teach_stop(esd *d);    /* cancels and joins a running job (exit) */
+/* The newest `seconds` of the input, or the stream span [t0, t1] s, from
+ * the ring's history: x (malloc'd) of *n samples at the capture rate. */
+int esd_history_audio(esd *d, double t0, double t1, float **x, size_t *n, char *err,
+                      size_t errlen);
 json_t *esd_status(esd *d);
 int esd_slot_index(esd *d, const char *name);
 

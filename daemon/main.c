@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "devices.h"
 #include "earshot/error.h"
+#include "examples.h"
 #include "earshot/nn.h"
 #include "log.h"
 
@@ -39,6 +40,8 @@ static const char help[] =
     "  -p, --input-pace PACE    file input: realtime or fast (input.pace)\n"
     "  -l, --loop               file input: start over at the end (input.loop)\n"
     "      --log-level LEVEL    err, warning, notice, info or debug (log_level)\n"
+    "      --state-dir DIR      examples and fine-tuned models (state_dir; systemd's\n"
+    "                           $STATE_DIRECTORY when neither is given)\n"
     "      --check-config       validate the configuration and its models, then exit\n"
     "      --list-devices       list PortAudio's input devices and exit\n"
     "  -h, --help               this text\n";
@@ -64,6 +67,75 @@ static void collect_retired(esd *d) {
         events_drain(d);
         model_state_free(r);
     }
+}
+
+/* A copy of slot i's model as it runs now (or is about to), for rollback. */
+static void keep_prev(esd *d, int i) {
+    const model_state *cur = worker_model(d->slots[i].w);
+    es_model *copy;
+    if (es_model_copy(model_state_model(cur), &copy) < 0) {
+        esd_log(ES_LOG_WARNING, "model '%s': no copy kept for rollback: %s", d->slots[i].cfg.name,
+                es_errmsg());
+        return;
+    }
+    es_model_free(d->slots[i].prev);
+    d->slots[i].prev = copy;
+    snprintf(d->slots[i].prev_path, sizeof d->slots[i].prev_path, "%s", model_state_path(cur));
+}
+
+int esd_swap_model(esd *d, int i, es_model *m, const char *origin, char *err, size_t errlen) {
+    model_state *st;
+    char hex[65] = "";
+    if (model_state_sha256_of(m, hex) < 0) {
+        snprintf(err, errlen, "cannot hash the model: %s", es_errmsg());
+        es_model_free(m);
+        return -1;
+    }
+    if (model_state_create_model(&st, m, origin, hex, capture_rate(d->cap), &d->slots[i].cfg, err,
+                                 errlen) < 0)
+        return -1;
+    keep_prev(d, i);
+    worker_swap(d->slots[i].w, st);
+    esd_log(ES_LOG_NOTICE, "model '%s' is now %s (sha256 %s)", d->slots[i].cfg.name, origin, hex);
+    return 0;
+}
+
+int esd_history_audio(esd *d, double t0, double t1, float **x, size_t *n, char *err,
+                      size_t errlen) {
+    double rate = capture_rate(d->cap);
+    uint64_t newest = es_ring_write_pos(&d->ring), a, b;
+    size_t cap = es_ring_capacity(&d->ring);
+    *x = NULL;
+    *n = 0;
+    if (t0 < 0.0) { /* the newest -t0 seconds */
+        b = newest;
+        a = (uint64_t)(-t0 * rate) > b ? 0 : b - (uint64_t)(-t0 * rate);
+    } else {
+        a = (uint64_t)(t0 * rate);
+        b = (uint64_t)(t1 * rate);
+        if (b > newest) b = newest;
+    }
+    if (b <= a) {
+        snprintf(err, errlen, "no audio in that span yet");
+        return -1;
+    }
+    if (newest - a > cap) {
+        snprintf(err, errlen, "that audio is no longer in the %.0f s history",
+                 (double)cap / rate);
+        return -1;
+    }
+    if (!(*x = malloc((size_t)(b - a) * sizeof **x))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (es_ring_read_at(&d->ring, a, *x, (size_t)(b - a)) < 0) {
+        free(*x);
+        *x = NULL;
+        snprintf(err, errlen, "that audio is no longer in the history");
+        return -1;
+    }
+    *n = (size_t)(b - a);
+    return 0;
 }
 
 int esd_load_model(esd *d, const char *name, const char *path, const esd_model_config *with,
@@ -93,6 +165,7 @@ int esd_load_model(esd *d, const char *name, const char *path, const esd_model_c
     if (i >= 0) {
         /* the worker keeps runtime detection settings across a swap */
         if (with) worker_set_detect(d->slots[i].w, &mc.detect);
+        keep_prev(d, i);
         worker_swap(d->slots[i].w, st);
     } else {
         if (worker_start(&d->slots[d->n_slots].w, name, st, d->cap, &d->ring, events_on_worker,
@@ -227,7 +300,7 @@ int esd_reload(esd *d, char *err, size_t errlen) {
 }
 
 typedef struct {
-    const char *config, *socket, *input, *pace, *level;
+    const char *config, *socket, *input, *pace, *level, *state_dir;
     int rate, loop, check, list;
 } flags;
 
@@ -238,6 +311,7 @@ static int parse_flags(int argc, char **argv, flags *f) {
         {"input-pace", required_argument, NULL, 'p'}, {"loop", no_argument, NULL, 'l'},
         {"log-level", required_argument, NULL, 'L'},  {"check-config", no_argument, NULL, 'C'},
         {"list-devices", no_argument, NULL, 'D'},     {"help", no_argument, NULL, 'h'},
+        {"state-dir", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int o;
@@ -260,6 +334,7 @@ static int parse_flags(int argc, char **argv, flags *f) {
         case 'p': f->pace = optarg; break;
         case 'l': f->loop = 1; break;
         case 'L': f->level = optarg; break;
+        case 'S': f->state_dir = optarg; break;
         case 'C': f->check = 1; break;
         case 'D': f->list = 1; break;
         case 'h': fputs(help, stdout); return 1;
@@ -315,6 +390,18 @@ static int configure(esd *d, const flags *f) {
             return -1;
         }
         c->log_level = lv;
+    }
+    if (f->state_dir) {
+        if (!*f->state_dir || strlen(f->state_dir) >= sizeof c->state_dir) {
+            fprintf(stderr, "earshotd: --state-dir: '%s' is not a usable path\n", f->state_dir);
+            return -1;
+        }
+        snprintf(c->state_dir, sizeof c->state_dir, "%s", f->state_dir);
+    } else if (!c->state_dir[0] && getenv("STATE_DIRECTORY") && *getenv("STATE_DIRECTORY")) {
+        /* systemd's StateDirectory=: a colon-separated list, ours first */
+        const char *e = getenv("STATE_DIRECTORY");
+        size_t k = strcspn(e, ":");
+        snprintf(c->state_dir, sizeof c->state_dir, "%.*s", (int)k, e);
     }
     if (c->n_models == 0) {
         fprintf(stderr, "earshotd: %s: no models (the 'models' list is empty)\n", f->config);
@@ -423,6 +510,7 @@ static int run(esd *d) {
                 capture_supervise(d->cap);
                 collect_retired(d);
                 clips_tick(d);
+                teach_poll(d);
                 if (++ticks % 4 == 0) notify_status(d);
                 if (wd_usec && now_mono() - last_wd >= (double)wd_usec / 2e6 &&
                     audio_healthy(d, last_stream, last_change)) {
@@ -435,6 +523,7 @@ static int run(esd *d) {
                 }
             } else if (tag == &d->event_fd) {
                 events_drain(d);
+                teach_poll(d);
             } else if (server_is_listen(d, tag)) {
                 server_on_listen(d);
             } else {
@@ -501,18 +590,37 @@ int main(int argc, char **argv) {
         free(d.ring_storage);
         if (ring_init(&d, capture_rate(d.cap)) < 0) goto out;
     }
+    examples_sweep(d.cfg.state_dir);
     for (int i = 0; i < d.cfg.n_models; i++) {
-        char err[1200];
-        if (esd_load_model(&d, d.cfg.models[i].name, d.cfg.models[i].file, &d.cfg.models[i], err,
-                           sizeof err) < 0) {
-            esd_log(ES_LOG_ERR, "model '%s': %s", d.cfg.models[i].name, err);
+        char err[1200], saved[ESD_PATH_MAX + 128];
+        const esd_model_config *mc = &d.cfg.models[i];
+        /* a model saved after fine-tuning takes the place of the shipped one */
+        if (d.cfg.state_dir[0] &&
+            (size_t)snprintf(saved, sizeof saved, "%s/models/%s.safetensors", d.cfg.state_dir,
+                             mc->name) < sizeof saved &&
+            access(saved, F_OK) == 0) {
+            int s = esd_load_model(&d, mc->name, saved, mc, err, sizeof err);
+            if (s >= 0) {
+                snprintf(d.slots[s].cfg.file, sizeof d.slots[s].cfg.file, "%s", mc->file);
+                continue;
+            }
+            esd_log(ES_LOG_WARNING, "model '%s': the saved %s is unusable (%s); using %s",
+                    mc->name, saved, err, mc->file);
+        }
+        if (esd_load_model(&d, mc->name, mc->file, mc, err, sizeof err) < 0) {
+            esd_log(ES_LOG_ERR, "model '%s': %s", mc->name, err);
             goto out;
         }
     }
     if (capture_go(d.cap) < 0) goto out;
     status = run(&d);
 out:
-    for (int i = 0; i < d.n_slots; i++) worker_stop(d.slots[i].w);
+    teach_stop(&d);
+    for (int i = 0; i < d.n_slots; i++) {
+        worker_stop(d.slots[i].w);
+        es_model_free(d.slots[i].prev);
+    }
+    json_decref(d.job_last);
     capture_stop(d.cap);
     server_close(&d);
     if (d.event_fd >= 0) close(d.event_fd);

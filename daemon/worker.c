@@ -44,6 +44,8 @@ struct model_state {
     double hop_acc;            /* sum of squares of the hop being filled */
     size_t hop_fill;
     double seg_start;          /* stream seconds where the segment began */
+    char features_json[2048];  /* the feature description, to see if a swap may
+                                  keep the stream's frames */
 };
 
 struct worker {
@@ -114,6 +116,36 @@ void model_state_free(model_state *st) {
 
 int model_state_create(model_state **out, const char *path, int input_rate,
                        const esd_model_config *mc, char *err, size_t errlen) {
+    es_model *m;
+    char hex[65];
+    *out = NULL;
+    if (es_model_load(&m, path) < 0) {
+        snprintf(err, errlen, "%s", es_errmsg());
+        return ES_EFORMAT;
+    }
+    if (file_sha256(path, hex) < 0) {
+        snprintf(err, errlen, "%s: cannot read it to hash it", path);
+        es_model_free(m);
+        return ES_EIO;
+    }
+    return model_state_create_model(out, m, path, hex, input_rate, mc, err, errlen);
+}
+
+int model_state_sha256_of(const es_model *m, char hex[65]) {
+    unsigned char *buf, md[32];
+    size_t len;
+    unsigned int mdlen = 0;
+    int ok;
+    if (es_model_serialize(m, &buf, &len) < 0) return -1;
+    ok = EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) && mdlen == 32;
+    for (unsigned i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    es_free(buf);
+    return ok ? 0 : -1;
+}
+
+int model_state_create_model(model_state **out, es_model *model, const char *path,
+                             const char *sha256, int input_rate, const esd_model_config *mc,
+                             char *err, size_t errlen) {
     model_state *st = calloc(1, sizeof *st);
     const es_feature_desc *d;
     es_shape in;
@@ -122,20 +154,15 @@ int model_state_create(model_state **out, const char *path, int input_rate,
     *out = NULL;
     if (!st) {
         snprintf(err, errlen, "out of memory loading '%s'", path);
+        es_model_free(model);
         return ES_ENOMEM;
     }
+    st->model = model;
     snprintf(st->path, sizeof st->path, "%s", path);
-    if (es_model_load(&st->model, path) < 0) {
-        snprintf(err, errlen, "%s", es_errmsg());
-        model_state_free(st);
-        return ES_EFORMAT;
-    }
-    if (file_sha256(path, st->sha256) < 0) {
-        snprintf(err, errlen, "%s: cannot read it to hash it", path);
-        model_state_free(st);
-        return ES_EIO;
-    }
+    snprintf(st->sha256, sizeof st->sha256, "%s", sha256);
     d = es_model_features(st->model);
+    if (es_feature_desc_to_json(d, st->features_json, sizeof st->features_json) < 0)
+        st->features_json[0] = '\0';
     in = es_model_input_shape(st->model);
     st->K = es_model_num_labels(st->model);
     st->bg = es_model_label_index(st->model, "background");
@@ -267,6 +294,35 @@ static void segment(model_state *st, double start, int reset_resampler) {
     st->seg_start = start;
 }
 
+/* Whether two models read the stream alike (same features, same input rate):
+ * then a swap hands the frames made so far to the new one. */
+static int same_stream(const model_state *a, const model_state *b) {
+    return a->features_json[0] && strcmp(a->features_json, b->features_json) == 0 &&
+           a->out_cap == b->out_cap && a->F == b->F && a->T == b->T;
+}
+
+/* The streaming state (extractor, resampler, frame and energy rings,
+ * positions) moves from old to st; old gets st's fresh one to be freed. */
+static void take_stream(model_state *st, model_state *old) {
+#define SWAP(field)                      \
+    do {                                 \
+        __typeof__(st->field) t = st->field; \
+        st->field = old->field;          \
+        old->field = t;                  \
+    } while (0)
+    SWAP(fx);
+    SWAP(rs);
+    SWAP(frames);
+    SWAP(energy);
+    SWAP(frames_total);
+    SWAP(hops_total);
+    SWAP(hop_acc);
+    SWAP(hop_fill);
+    SWAP(seg_start);
+#undef SWAP
+    es_detector_reset(st->det);
+}
+
 /* w->thr from the current model's detector (label thresholds of the config). */
 static void copy_thresholds(worker *w) {
     const es_detector *d = w->st->det;
@@ -283,7 +339,10 @@ static void apply_mail(worker *w, double now_stream) {
         w->st = w->pending;
         w->pending = NULL;
         w->retired = old;
-        segment(w->st, now_stream, 0);
+        if (same_stream(old, w->st))
+            take_stream(w->st, old);   /* no gap: the new model sees the frames already made */
+        else
+            segment(w->st, now_stream, 0);
         /* settings made at runtime carry over to the new model; its label
          * thresholds come with it (main built it with the slot's config) */
         w->detect_dirty = 1;
@@ -442,9 +501,25 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-void worker_stats_get(worker *w, worker_stats *s) {
+/* Nearest-rank percentiles of the latencies of windows [from, to) still in
+ * the record (the newest LAT_N); *n gets how many. */
+static void latency_of(worker *w, uint64_t from, uint64_t to, double *p50, double *p99,
+                       size_t *count) {
     double lat[LAT_N];
-    size_t n;
+    size_t n = 0;
+    pthread_mutex_lock(&w->lock);
+    if (to > w->windows) to = w->windows;
+    if (w->windows > LAT_N && from < w->windows - LAT_N) from = w->windows - LAT_N;
+    for (uint64_t i = from; i < to; i++) lat[n++] = w->lat[i % LAT_N];
+    pthread_mutex_unlock(&w->lock);
+    qsort(lat, n, sizeof *lat, cmp_double);
+    /* nearest rank: the smallest value with at least p of the record at or below it */
+    *p50 = n ? lat[(size_t)ceil(0.50 * (double)n) - 1] : 0.0;
+    *p99 = n ? lat[(size_t)ceil(0.99 * (double)n) - 1] : 0.0;
+    if (count) *count = n;
+}
+
+void worker_stats_get(worker *w, worker_stats *s) {
     pthread_mutex_lock(&w->lock);
     s->windows = w->windows;
     s->lost = w->lost;
@@ -452,13 +527,14 @@ void worker_stats_get(worker *w, worker_stats *s) {
     s->detections = w->detections;
     s->stream_seconds = w->latest_t;
     s->tail_done = w->tail_done;
-    n = w->windows < LAT_N ? (size_t)w->windows : LAT_N;
-    memcpy(lat, w->lat, n * sizeof *lat);
     pthread_mutex_unlock(&w->lock);
-    qsort(lat, n, sizeof *lat, cmp_double);
-    /* nearest rank: the smallest value with at least p of the record at or below it */
-    s->latency_p50 = n ? lat[(size_t)ceil(0.50 * (double)n) - 1] : 0.0;
-    s->latency_p99 = n ? lat[(size_t)ceil(0.99 * (double)n) - 1] : 0.0;
+    latency_of(w, 0, UINT64_MAX, &s->latency_p50, &s->latency_p99, NULL);
+}
+
+size_t worker_latency(worker *w, uint64_t from, uint64_t to, double *p50, double *p99) {
+    size_t n;
+    latency_of(w, from, to, p50, p99, &n);
+    return n;
 }
 
 const model_state *worker_model(worker *w) {

@@ -44,6 +44,13 @@ typedef void (*worker_event_fn)(void *user, const worker_event *ev);
  * (it is rounded to the nearest otherwise, with a notice). */
 int model_state_create(model_state **st, const char *path, int input_rate,
                        const esd_model_config *mc, char *err, size_t errlen);
+/* The same for a model in memory (a fine-tuned one), which it takes over
+ * (freed on failure too); path says where it came from, sha256 its hash. */
+int model_state_create_model(model_state **st, es_model *model, const char *path,
+                             const char *sha256, int input_rate, const esd_model_config *mc,
+                             char *err, size_t errlen);
+/* SHA-256 of the bytes es_model_save would write, as 64 hex digits. */
+int model_state_sha256_of(const es_model *m, char hex[65]);
 void model_state_free(model_state *st);
 const es_model *model_state_model(const model_state *st);
 const char *model_state_path(const model_state *st);
@@ -69,6 +76,9 @@ typedef struct {
     int tail_done;                       /* the input ended and every frame was used */
 } worker_stats;
 void worker_stats_get(worker *w, worker_stats *s);
+/* Latency percentiles (seconds) of windows number [from, to) that are still
+ * in the record (the newest 1024); returns how many there were. */
+size_t worker_latency(worker *w, uint64_t from, uint64_t to, double *p50, double *p99);
 const model_state *worker_model(worker *w);
 /* The latest smoothed posteriors into out[n_labels]; returns n_labels or 0. */
 int worker_predict(worker *w, float *out, int cap, double *t_end);

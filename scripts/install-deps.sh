@@ -15,7 +15,7 @@ set -eu
 BUILD_PKGS="gcc make cmake pkg-config
   libfftw3-dev libsndfile1-dev libsoxr-dev libjansson-dev
   libopenblas-dev libconfig-dev libsystemd-dev portaudio19-dev libcairo2-dev libssl-dev"
-TEST_PKGS="sox espeak-ng systemd pulseaudio pulseaudio-utils libasound2-plugins"
+TEST_PKGS="sox espeak-ng systemd pulseaudio pulseaudio-utils libasound2-plugins socat"
 BENCH_PKGS="python3 python3-numpy python3-torch python3-torchaudio"
 
 case "${1:-build}" in

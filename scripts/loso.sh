@@ -5,6 +5,7 @@
 # so its accuracy flatters), and reports each fold's accuracy, their mean,
 # and the accuracy and balanced accuracy of the pooled confusion matrix.
 #
+#   scripts/make-training-voices.sh build/voices    # the digits recipe trains on them too
 #   scripts/loso.sh conf/recipes/digits.cfg george jackson lucas nicolas yweweler
 #   scripts/loso.sh conf/recipes/catdog.cfg 0,1 2,3 4,5 6,7 8,9
 #

@@ -254,8 +254,8 @@ static void test_corrupt(void) {
     BAD_HDR("{\"w\":[]}", 0, ES_EFORMAT, "entry 'w' is an array");
     BAD_HDR("{\"w\":{\"dtype\":\"F8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, ES_EFORMAT,
             "tensor 'w': dtype 'F8' is not supported");
-    BAD_HDR("{\"w\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, ES_EFORMAT,
-            "tensor 'w': dtype 'I16'");
+    BAD_HDR("{\"w\":{\"dtype\":\"U16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, ES_EFORMAT,
+            "tensor 'w': dtype 'U16'");
     BAD_HDR("{\"w\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, ES_EFORMAT,
             "dtype 'f32'");
     BAD_HDR("{\"w\":{\"dtype\":32,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, ES_EFORMAT,

@@ -40,6 +40,9 @@ double es_rng_normal(es_rng *r);
 typedef struct {
     double shift;                 /* 0: clips start at 0; 1: anywhere in the window */
     double gain_db;               /* gain uniform in ±gain_db */
+    double level_p, level_min, level_max;  /* probability of setting the peak to a level
+                                              uniform in [min, max] dBFS first: quiet and
+                                              loud speakers and microphones alike */
     double speed_p, speed_min, speed_max;  /* probability and range of a speed change */
     double noise_p, snr_min, snr_max;      /* probability and SNR range (dB) of noise */
     double eq_p, eq_db;                    /* probability of a random microphone/room
@@ -56,6 +59,15 @@ typedef struct {
 
 /* No augmentation at all (what validation uses). */
 es_augment es_augment_none(void);
+/* NULL when every setting is in range, else the first rule broken ("speed
+ * needs 0.5 <= min <= max <= 2"). */
+const char *es_augment_check(const es_augment *a);
+/* As JSON, the shape of a recipe's augment group (a model's
+ * earshot.augment): a string for the caller (es_free it). */
+int es_augment_to_json(const es_augment *a, char **json);
+/* Reads that JSON strictly (unknown keys, wrong types and out-of-range
+ * values are errors naming the key); absent keys mean none of that. */
+int es_augment_from_json(es_augment *a, const char *json, const char *origin);
 
 /* Scratch (floats) es_augment_wave needs for windows of clip_n samples,
  * whatever the clip's length. */

@@ -42,6 +42,13 @@ int es_dataset_scan(es_dataset **ds, const char *dir, const char *label_regex,
  * skipped; relative paths are relative to the manifest's folder). */
 int es_dataset_from_csv(es_dataset **ds, const char *csv, const char *group_regex);
 
+/* A dataset built in memory (fine-tuning examples): es_dataset_new, then
+ * es_dataset_add for every clip (the samples are copied; name must be
+ * unique, it orders the clips), then es_dataset_finish before use. */
+int es_dataset_new(es_dataset **ds);
+int es_dataset_add(es_dataset *ds, const char *name, const char *label, const char *group,
+                   const float *x, size_t n);
+int es_dataset_finish(es_dataset *ds);
 /* Reads every clip, mixes it to mono and resamples it to rate. */
 int es_dataset_load(es_dataset *ds, int rate);
 

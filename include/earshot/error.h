@@ -34,7 +34,8 @@ extern "C" {
     X(ERESAMPLE, -12, "resampling failed")                                \
     X(EFFT, -13, "FFT planning failed")                                   \
     X(EAGAIN, -14, "resource temporarily unavailable")                    \
-    X(ESTATE, -15, "operation not valid in the current state")
+    X(ESTATE, -15, "operation not valid in the current state")           \
+    X(ECANCELED, -16, "operation cancelled")
 
 typedef enum {
     ES_OK = 0,

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "earshot/augment.h"
 #include "earshot/features.h"
 #include "earshot/nn.h"
 
@@ -54,6 +55,17 @@ int es_model_create(es_model **m, const es_layer_spec *layers, int n_layers,
 
 /* Writes the model atomically (temporary file, fsync, rename). */
 int es_model_save(const es_model *m, const char *path);
+/* The bytes es_model_save would write, into a buffer for the caller
+ * (es_free it): for hashing, or keeping a model to go back to. */
+int es_model_serialize(const es_model *m, unsigned char **buf, size_t *len);
+/* An independent copy (weights, labels, features, arch). */
+int es_model_copy(const es_model *m, es_model **out);
+/* A copy with n more labels: the last layer (which must be linear) grows by
+ * n outputs. Old weights are kept; the new rows start as PyTorch
+ * initialises a layer (from seed) with a bias below every old class, so the
+ * grown model answers as the old one until it learns the new classes. */
+int es_model_add_labels(const es_model *m, const char *const *names, int n, uint64_t seed,
+                        es_model **out);
 
 void es_model_free(es_model *m);
 
@@ -62,6 +74,11 @@ int es_model_num_labels(const es_model *m);
 const char *es_model_label(const es_model *m, int i);
 /* Index of a label, or -1. */
 int es_model_label_index(const es_model *m, const char *label);
+/* The augmentation the model was trained with (its earshot.augment, which
+ * `earshot train` writes and fine-tuning reuses): 1 and *a filled when the
+ * file has one, else 0. set: NULL removes it. */
+int es_model_augment(const es_model *m, es_augment *a);
+void es_model_set_augment(es_model *m, const es_augment *a);
 /* The network input: [1, F, T] for the model's clip. */
 es_shape es_model_input_shape(const es_model *m);
 /* The weights, as a network without activations (read-only use). */

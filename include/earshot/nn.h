@@ -145,9 +145,13 @@ uint64_t es_net_rng_state(const es_net *net);
 void es_net_set_rng_state(es_net *net, uint64_t state);
 
 /* Layers before `first` are frozen: no gradients, no optimizer updates,
- * and backward stops at `first`. 0 trains everything. */
+ * backward stops at `first`, and in ES_MODE_TRAIN they run as at inference
+ * (running batch-norm statistics, no dropout). 0 trains everything. */
 int es_net_freeze_before(es_net *net, int first);
 int es_net_first_trainable(const es_net *net);
+/* Where the head starts: the first of the trailing linear layers (with the
+ * ReLUs, dropouts and flatten among them), for fine-tuning only the head. */
+int es_net_head_start(const es_net *net);
 
 /* x: [B, C, H, W] contiguous, finite (ES_EINVAL names a NaN or infinity),
  * 1 ≤ B ≤ max_batch. ES_MODE_TRAIN uses batch
@@ -163,6 +167,10 @@ const float *es_net_output(const es_net *net);
  * backpropagation: gradients accumulate into each parameter's grad. Needs
  * ES_NET_TRAIN. *loss (may be NULL) gets the loss. */
 int es_net_backward(es_net *net, const int *labels, const float *class_weights, float *loss);
+/* The same against soft targets [B, n_outputs] (each row a distribution;
+ * labels still pick each sample's class weight): knowledge distillation. */
+int es_net_backward_targets(es_net *net, const int *labels, const float *targets,
+                            const float *class_weights, float *loss);
 
 /* Softmax cross-entropy alone: loss of logits [B, K] against labels. */
 float es_softmax_xent(const float *logits, const int *labels, const float *class_weights, int B,
@@ -196,6 +204,12 @@ int es_optimizer_create(es_optimizer **opt, es_net *net, const es_opt_config *cf
 /* One step over the trainable parameters, from their gradients. */
 int es_optimizer_step(es_optimizer *opt);
 void es_optimizer_set_lr(es_optimizer *opt, float lr);
+/* From now on weight decay pulls each parameter towards its present value
+ * instead of towards 0 (L2-SP, Li et al. 2018): fine-tuning moves a trained
+ * network only as far as the new data asks. SGD and Adam add
+ * weight_decay·(p − anchor) to the gradient; AdamW subtracts
+ * lr·weight_decay·(p − anchor). */
+int es_optimizer_anchor(es_optimizer *opt);
 
 /* The optimizer's state, for checkpoints: m (momentum or first moment) and
  * v (second moment; NULL for SGD) of n floats each, laid out as the

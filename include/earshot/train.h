@@ -48,6 +48,12 @@ typedef struct {
     const char *resume;          /* a checkpoint to go on from (may be NULL): the same
                                     recipe, data, epochs, batch and seed, and the run
                                     continues bit for bit as if never stopped */
+    int head_only;               /* train only the trailing linear layers (fine-tuning);
+                                    the layers before run as at inference */
+    int anchored;                /* weight decay pulls towards the model's starting
+                                    weights, not 0 (es_optimizer_anchor): fine-tuning */
+    int (*cancel)(void *user);   /* asked between batches with the callback's user;
+                                    nonzero stops the run with ES_ECANCELED (may be NULL) */
 } es_train_config;
 
 es_train_config es_train_defaults(void);
