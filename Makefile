@@ -94,6 +94,8 @@ bench: build
 	/usr/bin/python3 bench/nn_vs_torch.py --earshot-bench $(BUILD)/bin/bench_nn
 	/usr/bin/python3 bench/seed_epoch_vs_torch.py --earshot $(BUILD)/bin/earshot
 	/usr/bin/python3 bench/daemon_bench.py --earshotd $(BUILD)/bin/earshotd
+	@scripts/install-deps.sh test
+	/usr/bin/python3 bench/finetune_bench.py --earshotd $(BUILD)/bin/earshotd --earshot $(BUILD)/bin/earshot
 
 # Retrains the shipped models from ../shared/data (models/*.md: their cards).
 # The replay stores (rehearsal clips for fine-tuning) come from the recorded

@@ -108,6 +108,18 @@ static void envelope(es_rng *r, float *x, size_t n) {
     for (size_t i = 0; i < b; i++) x[n - 1 - i] *= (float)((double)i / (double)b);
 }
 
+/* Noise switched on and off abruptly inside the window (a burst of hiss,
+ * a tap running, a fan starting): silence, noise over a random span of 0.1
+ * to 0.9 of the window, silence. Without them a model learns
+ * that a sudden loud onset is a sound of its classes (cat/dog took bursts
+ * of hiss for cats). */
+static void burst(es_rng *r, float *x, size_t n) {
+    size_t len = (size_t)((0.1 + 0.8 * es_rng_uniform(r)) * (double)n);
+    size_t at = es_rng_below(r, n - len + 1);
+    for (size_t i = 0; i < at; i++) x[i] = 0.0f;
+    for (size_t i = at + len; i < n; i++) x[i] = 0.0f;
+}
+
 /* A background example into wave[clip_n]. */
 static void background_wave(example_maker *e) {
     double u = es_rng_uniform(&e->rng);
@@ -116,9 +128,25 @@ static void background_wave(example_maker *e) {
         es_noise(&e->rng, e->wave, e->clip_n, 0, 0.0); /* a quiet room */
     } else if (u < 0.45 || (nb == 0 && u < 0.7)) {
         /* noise of any colour from barely audible to loud */
-        es_noise(&e->rng, e->wave, e->clip_n, 1 + (int)es_rng_below(&e->rng, 3),
-                 -60.0 + 55.0 * es_rng_uniform(&e->rng));
-        if (es_rng_uniform(&e->rng) < 0.5) envelope(&e->rng, e->wave, e->clip_n);
+        if (e->cfg->background_bursts > 0.0) {
+            int colour = 1 + (int)es_rng_below(&e->rng, 3);
+            es_noise(&e->rng, e->wave, e->clip_n, colour,
+                     -60.0 + 55.0 * es_rng_uniform(&e->rng));
+            /* hiss (white, pink) in bursts; brown noise stays whole: a rumble
+             * that starts and stops is too like a growl to teach as nothing
+             * (measured: with brown bursts too, two cats of a held-out fold
+             * became background) */
+            if (colour < 3 && es_rng_uniform(&e->rng) < e->cfg->background_bursts)
+                burst(&e->rng, e->wave, e->clip_n);
+            else if (es_rng_uniform(&e->rng) < 0.5)
+                envelope(&e->rng, e->wave, e->clip_n);
+        } else {
+            /* as before bursts existed, draw for draw: recipes without them
+             * train exactly the models they trained */
+            es_noise(&e->rng, e->wave, e->clip_n, 1 + (int)es_rng_below(&e->rng, 3),
+                     -60.0 + 55.0 * es_rng_uniform(&e->rng));
+            if (es_rng_uniform(&e->rng) < 0.5) envelope(&e->rng, e->wave, e->clip_n);
+        }
     } else if (u < 0.6 || nb == 0) {
         es_noise(&e->rng, e->wave, e->clip_n, 4, -50.0 + 45.0 * es_rng_uniform(&e->rng));
         envelope(&e->rng, e->wave, e->clip_n);

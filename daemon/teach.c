@@ -135,9 +135,11 @@ json_t *cmd_example_add(esd *d, client *c, json_t *req, const char **code, char 
         if (!allowed(&d->cfg, path, real))
             FAIL("denied", "'%.200s' is not a file inside finetune.allowed_dirs", path);
         if (es_audio_read(real, &a) < 0) FAIL("bad_audio", "%s", es_errmsg());
-        x = a.samples;   /* malloc'd through the default allocator */
         n = a.n;
         rate = a.rate;
+        if ((x = malloc((n ? n : 1) * sizeof *x))) memcpy(x, a.samples, n * sizeof *x);
+        es_audio_free(&a);
+        if (!x) FAIL("example_failed", "out of memory");
         snprintf(source, sizeof source, "file:%s", real);
     } else if (last) {
         double s = json_number_value(last);

@@ -120,8 +120,10 @@ r="$(ask "{\"cmd\":\"example-remove\",\"model\":\"digits\",\"example\":$id}")"
 case "$r" in *'"ok":true'*) ok "example removed";; *) bad "example-remove: $r";; esac
 
 # ---- German digits ----------------------------------------------------------------
-before="$(acc "$T/models/digits.safetensors" "$T/de/test")"
-fsdd0="$(acc "$T/models/digits.safetensors" "$FSDD")"
+if [ "$QUICK" != 1 ]; then
+  before="$(acc "$T/models/digits.safetensors" "$T/de/test")"
+  fsdd0="$(acc "$T/models/digits.safetensors" "$FSDD")"
+fi
 for d in 0 1 2 3 4 5 6 7 8 9; do
   "$ES" example add --model digits --label $d "$T"/de/train/${d}_de_*.wav >/dev/null || bad "example add $d"
 done
@@ -160,7 +162,9 @@ awk -v a="$fsdd0" -v b="$fsdd1" -v g="$GUARD" 'BEGIN { exit !(a - b <= g) }' &&
   ok "FSDD fell by at most $GUARD ($fsdd0 -> $fsdd1)" || bad "FSDD fell from $fsdd0 to $fsdd1"
 fi
 sha1="$("$ES" status --json | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')"
-"$ES" rollback --model digits >/dev/null || bad "rollback"
+if [ "$QUICK" != 1 ] || [ "$sha1" != "$sha0" ]; then
+  "$ES" rollback --model digits >/dev/null || bad "rollback"
+fi
 sha2="$("$ES" status --json | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')"
 if [ "$QUICK" = 1 ] && [ "$sha1" = "$sha0" ]; then
   ok "rollback: (one epoch changed nothing the validation liked; nothing to roll back)"
@@ -219,6 +223,6 @@ done
 [ "$broken" -eq 0 ] && ok "12 kills during fine-tuning and save: the model and examples stay loadable, no temporary files stay" ||
   bad "$broken of 12 kills left something broken"
 stop
-grep -q "AddressSanitizer\|runtime error" "$T/d.log" && bad "sanitizer report: $(grep -m3 'Sanitizer\|runtime error' "$T/d.log")"
+grep -q "AddressSanitizer\|ThreadSanitizer\|runtime error" "$T/d.log" && bad "sanitizer report: $(grep -m3 'Sanitizer\|runtime error' "$T/d.log")"
 echo "daemon_teach: $((checks - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -43,6 +43,8 @@ typedef struct {
     uint64_t seed;
     es_augment aug;
     double background_fraction;  /* share of each batch that is background */
+    double background_bursts;    /* share of the noise backgrounds that start and stop
+                                    abruptly inside the window (0: fades only) */
     int balance;                 /* weight classes by inverse frequency */
     const char *checkpoint;      /* written atomically after every epoch (may be NULL) */
     const char *resume;          /* a checkpoint to go on from (may be NULL): the same

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Inference while the daemon fine-tunes (`make bench`).
+
+Starts earshotd with the default config (digits and cat/dog) on the bundled
+recording, replayed in real time and looped, lets it listen for --idle
+seconds, then teaches the digits model German digits (5 espeak-ng utterances
+per digit, sent inline with `earshot example add`) and runs `earshot finetune
+--wait`. The daemon's finetune-done event reports, per model, the p99
+inference latency of the 200 windows before the job and of the windows during
+it, and the samples lost while it ran; this prints them with the job's wall
+time, for --rounds rounds (a fresh daemon each).
+
+The ratio p99 during / p99 before is measured in one run on one machine, as
+every figure in bench/README.md is.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORDS = ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"]
+
+
+def german_examples(d):
+    files = []
+    for digit, word in enumerate(WORDS):
+        for i, speed in enumerate((140, 160, 175, 190, 210)):
+            raw, out = os.path.join(d, "raw.wav"), os.path.join(d, f"{digit}_{i}.wav")
+            subprocess.run(["espeak-ng", "-v", "de", "-s", str(speed), "-p", str(30 + 8 * i),
+                            "-w", raw, word], check=True)
+            subprocess.run(["sox", "-q", "-D", raw, "-r", "16000", "-b", "16", out, "silence",
+                            "1", "0.01", "0.3%", "reverse", "silence", "1", "0.01", "0.3%",
+                            "reverse"], check=True)
+            files.append((digit, out))
+    return files
+
+
+def one_round(args, d, files):
+    sock = os.path.join(d, "s.sock")
+    state = os.path.join(d, f"state{time.monotonic_ns()}")
+    env = dict(os.environ, EARSHOT_SOCKET=sock)
+    proc = subprocess.Popen([args.earshotd, "--config", os.path.join(ROOT, "conf", "earshotd.conf"),
+                             "--socket", sock, "--state-dir", state, "--input",
+                             "file:" + os.path.join(ROOT, "demo", "digits.wav"), "--loop",
+                             "--log-level", "warning"], env=env)
+    try:
+        for _ in range(100):
+            if subprocess.run([args.earshot, "status"], env=env, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        time.sleep(args.idle)
+        for digit in range(10):
+            subprocess.run([args.earshot, "example", "add", "--model", "digits", "--label",
+                            str(digit)] + [f for dg, f in files if dg == digit],
+                           env=env, check=True, capture_output=True)
+        t0 = time.monotonic()
+        out = subprocess.run([args.earshot, "finetune", "--model", "digits", "--wait", "--json"],
+                             env=env, capture_output=True, text=True).stdout
+        wall = time.monotonic() - t0
+        done = [json.loads(l) for l in out.splitlines() if '"finetune-done"' in l][0]
+        return wall, done
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--earshotd", default=os.path.join(ROOT, "build", "bin", "earshotd"))
+    ap.add_argument("--earshot", default=os.path.join(ROOT, "build", "bin", "earshot"))
+    ap.add_argument("--idle", type=float, default=55.0, help="seconds listened before the job")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        files = german_examples(d)
+        rows = []
+        for r in range(args.rounds):
+            wall, done = one_round(args, d, files)
+            for m in done["inference"]:
+                rows.append((r + 1, wall, done["seconds"], done["accepted"], m))
+        print("| round | job s (wall) | accepted | model | p99 before ms | p99 during ms | ratio | windows during | lost |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        ratios = []
+        for r, wall, secs, acc, m in rows:
+            ratio = m["p99_ms_during"] / m["p99_ms_before"] if m["p99_ms_before"] > 0 else float("nan")
+            ratios.append(ratio)
+            print(f"| {r} | {secs:.1f} ({wall:.1f}) | {acc} | {m['model']} | {m['p99_ms_before']:.2f} | "
+                  f"{m['p99_ms_during']:.2f} | {ratio:.2f} | {m['windows_during']} | "
+                  f"{m['lost_samples_during']} |")
+        print(f"\nmedian ratio p99 during / before: {statistics.median(ratios):.2f}; "
+              f"max {max(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
