@@ -85,7 +85,7 @@ int examples_add(const char *state_dir, const char *model, const char *label, co
                  const float *x, size_t n, int rate, int max, uint64_t *id, char *err,
                  size_t errlen) {
     char dir[ESD_PATH_MAX + 80], wav[ESD_PATH_MAX + 120], when[32];
-    json_t *idx;
+    json_t *idx, *entry;
     json_int_t next;
     time_t now = time(NULL);
     struct tm tm;
@@ -106,10 +106,17 @@ int examples_add(const char *state_dir, const char *model, const char *label, co
     }
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_array_append_new(json_object_get(idx, "examples"),
-                          json_pack("{s:I, s:s, s:s, s:f, s:i, s:s}", "id", next, "label", label,
-                                    "source", source, "seconds", (double)n / rate, "rate", rate,
-                                    "added", when));
+    entry = json_pack("{s:I, s:s, s:s, s:f, s:i, s:s}", "id", next, "label", label, "source",
+                      source, "seconds", (double)n / rate, "rate", rate, "added", when);
+    if (!entry) /* a source path that is not UTF-8 */
+        entry = json_pack("{s:I, s:s, s:s, s:f, s:i, s:s}", "id", next, "label", label, "source",
+                          "file", "seconds", (double)n / rate, "rate", rate, "added", when);
+    if (!entry || json_array_append_new(json_object_get(idx, "examples"), entry) < 0) {
+        snprintf(err, errlen, "out of memory recording the example");
+        unlink(wav);
+        json_decref(idx);
+        return -1;
+    }
     json_object_set_new(idx, "next_id", json_integer(next + 1));
     if (write_index(dir, idx, err, errlen) < 0) {
         unlink(wav);

@@ -19,6 +19,13 @@
 #include "examples.h"
 #include "log.h"
 
+/* s as a JSON string, or alt when s is not UTF-8 (a file name may not be):
+ * a reply or an event must go out whatever the bytes of a path. */
+static json_t *string_or(const char *s, const char *alt) {
+    json_t *j = json_string(s);
+    return j ? j : json_string(alt);
+}
+
 /* ---- example-add -------------------------------------------------------------- */
 
 /* Shorter than this is no sound anyone could label (a hop of the features is
@@ -183,8 +190,9 @@ json_t *cmd_example_add(esd *d, client *c, json_t *req, const char **code, char 
     free(x);
     esd_log(ES_LOG_INFO, "model '%s': example %llu, '%s', %.2f s (%s)", d->slots[i].cfg.name,
             (unsigned long long)id, label, (double)n / rate, source);
-    return json_pack("{s:{s:I, s:s, s:s, s:f, s:i}}", "example", "id", (json_int_t)id, "label",
-                     label, "source", source, "seconds", (double)n / rate, "rate", rate);
+    return json_pack("{s:{s:I, s:s, s:o, s:f, s:i}}", "example", "id", (json_int_t)id, "label",
+                     label, "source", string_or(source, "file"), "seconds", (double)n / rate,
+                     "rate", rate);
 }
 
 json_t *cmd_examples(esd *d, client *c, json_t *req, const char **code, char *err,
@@ -317,10 +325,12 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
         esd_log(ES_LOG_NOTICE, "model '%s': fine-tuning (%s layers, %d epochs, lr %g) on %zu "
                 "examples and %zu replayed clips", d->job_model, p.head_only ? "head" : "all",
                 p.epochs, p.lr, n_ex, n_rp);
-        return json_pack("{s:{s:s, s:s, s:i, s:f, s:I, s:I, s:s?}}", "job", "model",
-                         d->job_model, "layers", p.head_only ? "head" : "all", "epochs", p.epochs,
-                         "lr", p.lr, "examples", (json_int_t)n_ex, "replay", (json_int_t)n_rp,
-                         "replay_file", rpath[0] ? rpath : NULL);
+        json_t *job = json_pack("{s:s, s:s, s:i, s:f, s:I, s:I}", "model", d->job_model,
+                                "layers", p.head_only ? "head" : "all", "epochs", p.epochs,
+                                "lr", p.lr, "examples", (json_int_t)n_ex, "replay",
+                                (json_int_t)n_rp);
+        if (job && rpath[0]) json_object_set_new(job, "replay_file", string_or(rpath, "?"));
+        return json_pack("{s:o}", "job", job);
     }
 }
 
@@ -390,8 +400,8 @@ json_t *cmd_save(esd *d, client *c, json_t *req, const char **code, char *err, s
         FAIL("save_failed", "%s", es_errmsg());
     if (!realpath(target, real)) snprintf(real, sizeof real, "%s", target);
     esd_log(ES_LOG_NOTICE, "model '%s' saved to %s", d->slots[i].cfg.name, real);
-    return json_pack("{s:s, s:s, s:s}", "model", d->slots[i].cfg.name, "path", real, "sha256",
-                     model_state_sha256(st));
+    return json_pack("{s:s, s:o, s:s}", "model", d->slots[i].cfg.name, "path",
+                     string_or(real, "(not UTF-8)"), "sha256", model_state_sha256(st));
 }
 
 json_t *cmd_rollback(esd *d, client *c, json_t *req, const char **code, char *err,
@@ -467,12 +477,15 @@ static void finish_job(esd *d) {
         }
         r.model = NULL;
     }
-    ev = json_pack("{s:s, s:s, s:b, s:b, s:b, s:f, s:f, s:i, s:i, s:f, s:s, s:s}", "event",
+    ev = json_pack("{s:s, s:s, s:b, s:b, s:b, s:f, s:f, s:i, s:i, s:f}", "event",
                    "finetune-done", "model", d->job_model, "ok", r.ok, "accepted", swapped,
                    "cancelled", r.cancelled, "accuracy_before", r.acc_before, "accuracy_after",
-                   r.acc_after, "train", r.n_train, "validation", r.n_val, "seconds", r.seconds,
-                   "added_labels", r.added, "reason", r.reason);
+                   r.acc_after, "train", r.n_train, "validation", r.n_val, "seconds", r.seconds);
     if (!ev) return;
+    /* a reason quoting a file name may not be UTF-8: the event goes out
+     * regardless, since clients wait for it (earshot finetune --wait) */
+    json_object_set_new(ev, "added_labels", string_or(r.added, ""));
+    json_object_set_new(ev, "reason", string_or(r.reason, "(not UTF-8)"));
     json_object_set_new(ev, "inference", inference_during_job(d));
     esd_log(swapped ? ES_LOG_NOTICE : ES_LOG_WARNING,
             "model '%s': fine-tuning %s in %.1f s (held-out accuracy %.3f -> %.3f)%s%s",
