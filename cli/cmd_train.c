@@ -114,11 +114,7 @@ static int write_replay(const char *path, const es_dataset *ds, const size_t *tr
     taken = calloc((size_t)es_dataset_num_labels(ds) + 1, sizeof *taken);
     if (!order || !taken || es_dataset_new(&rd) < 0) goto out;
     for (size_t i = 0; i < n_tr; i++) order[i] = tr[i];
-    for (size_t i = n_tr; i > 1; i--) {   /* Fisher-Yates */
-        size_t j = es_rng_below(&rng, i), t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
+    es_rng_shuffle(&rng, order, n_tr);
     for (size_t i = 0; i < n_tr; i++) {
         const es_clip *c = es_dataset_clip(ds, order[i]);
         if (taken[c->label] >= per_class) continue;

@@ -25,6 +25,14 @@ double es_rng_normal(es_rng *r) {
     return sqrt(-2.0 * log(u + 1e-300)) * cos(2.0 * ES__PI * v);
 }
 
+void es_rng_shuffle(es_rng *r, size_t *idx, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = es_rng_below(r, i), t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
 es_augment es_augment_none(void) {
     es_augment a;
     memset(&a, 0, sizeof a);

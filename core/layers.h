@@ -111,13 +111,11 @@ void es__dropout_backward(float *dinp, const float *dout, const float *mask, siz
 /* ---- softmax cross-entropy ---------------------------------------------- */
 
 /* probs: [B, K] (softmax of logits); returns PyTorch's CrossEntropyLoss
- * (weighted mean when weights [K] is given, each sample weighing its
- * label's). targets: [B, K] distributions replacing the one-hot labels
- * (soft targets, as PyTorch's CrossEntropyLoss with probabilities), or NULL. */
+ * (weighted mean when weights [K] is given). */
 float es__xent_forward(float *probs, const float *logits, const int *labels,
-                       const float *targets, const float *weights, int B, int K);
+                       const float *weights, int B, int K);
 /* dlogits: [B, K] (overwritten) */
 void es__xent_backward(float *dlogits, const float *probs, const int *labels,
-                       const float *targets, const float *weights, int B, int K);
+                       const float *weights, int B, int K);
 
 #endif

@@ -698,11 +698,6 @@ static void backward_conv(es_net *net, layer *L, const float *dy, float *dx, int
 }
 
 int es_net_backward(es_net *net, const int *labels, const float *class_weights, float *loss) {
-    return es_net_backward_targets(net, labels, NULL, class_weights, loss);
-}
-
-int es_net_backward_targets(es_net *net, const int *labels, const float *targets,
-                            const float *class_weights, float *loss) {
     int B = net->B, K = net->n_out, train = net->mode == ES_MODE_TRAIN;
     const float *dy;
     float l;
@@ -713,9 +708,9 @@ int es_net_backward_targets(es_net *net, const int *labels, const float *targets
         if (labels[b] < 0 || labels[b] >= K)
             return es__fail(ES_EINVAL, "label %d of sample %d is outside 0..%d", labels[b], b,
                             K - 1);
-    l = es__xent_forward(net->probs, net->out, labels, targets, class_weights, B, K);
+    l = es__xent_forward(net->probs, net->out, labels, class_weights, B, K);
     if (loss) *loss = l;
-    es__xent_backward(net->dlogits, net->probs, labels, targets, class_weights, B, K);
+    es__xent_backward(net->dlogits, net->probs, labels, class_weights, B, K);
     dy = net->dlogits;
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         layer *L = &net->layers[i];
@@ -778,7 +773,7 @@ float es_softmax_xent(const float *logits, const int *labels, const float *class
     float l;
     if ((size_t)B * K > 64) probs = es__malloc_array((size_t)B * K, sizeof *probs);
     if (!probs) return NAN;
-    l = es__xent_forward(probs, logits, labels, NULL, class_weights, B, K);
+    l = es__xent_forward(probs, logits, labels, class_weights, B, K);
     if (probs != probs_small) es__free(probs);
     return l;
 }

@@ -65,8 +65,6 @@ typedef struct esd {
     ft_job *job;
     int job_slot;
     char job_model[ESD_NAME_MAX], job_sha[65];
-    double job_lr;
-    int job_head_only;
     json_t *job_last;           /* the last finished job's outcome, for finetune-status */
     uint64_t job_windows0[ESD_MAX_MODELS], job_lost0[ESD_MAX_MODELS];  /* at its start */
     double job_p99_before[ESD_MAX_MODELS];  /* inference latency before it (s) */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "earshot/augment.h"
 #include "earshot/classify.h"
 #include "earshot/error.h"
 #include "earshot/train.h"
@@ -100,22 +101,16 @@ static int split_into(const es_dataset *src, const char *tag, double holdout, in
                       split_out *o) {
     size_t n = es_dataset_size(src), *idx = malloc((n ? n : 1) * sizeof *idx);
     char name[64];
-    uint64_t s = seed;
+    es_rng rng;
     if (!idx) return -1;
+    es_rng_seed(&rng, seed);
     for (int L = 0; L < es_dataset_num_labels(src); L++) {
         size_t k = 0, held;
         const char *label = es_dataset_label(src, L);
         int rep = repeat;
         for (size_t i = 0; i < n; i++)
             if (es_dataset_clip(src, i)->label == L) idx[k++] = i;
-        for (size_t i = k; i > 1; i--) {   /* Fisher-Yates, splitmix steps */
-            size_t j, t;
-            s += 0x9e3779b97f4a7c15ull;
-            j = (size_t)((s ^ (s >> 31)) % i);
-            t = idx[i - 1];
-            idx[i - 1] = idx[j];
-            idx[j] = t;
-        }
+        es_rng_shuffle(&rng, idx, k);
         held = (size_t)floor(holdout * (double)k + 0.5);
         if (holdout > 0.0 && held == 0 && k >= 3) held = 1;
         if (held >= k) held = k > 0 ? k - 1 : 0;

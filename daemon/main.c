@@ -22,6 +22,7 @@
 #include "earshot/error.h"
 #include "examples.h"
 #include "earshot/nn.h"
+#include "earshot/replay.h"
 #include "log.h"
 
 #define TICK_MS 250   /* status, watchdog, device supervision, freeing swapped-out models */
@@ -418,6 +419,16 @@ static int check_models(const esd_config *c) {
         if (model_state_create(&st, c->models[i].file, c->input_rate, &c->models[i], err, sizeof err) < 0) {
             fprintf(stderr, "earshotd: model '%s': %s\n", c->models[i].name, err);
             bad = 1;
+        } else if (c->models[i].replay[0]) {
+            /* a named replay store must load too (the default one is optional) */
+            es_dataset *ds;
+            int rate = es_model_features(model_state_model(st))->sample_rate;
+            if (es_replay_load(&ds, c->models[i].replay, rate) < 0) {
+                fprintf(stderr, "earshotd: model '%s': replay: %s\n", c->models[i].name,
+                        es_errmsg());
+                bad = 1;
+            }
+            es_dataset_free(ds);
         }
         model_state_free(st);
     }

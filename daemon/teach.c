@@ -318,8 +318,6 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
             worker_latency(d->slots[k].w, ws.windows > 200 ? ws.windows - 200 : 0, ws.windows,
                            &p50, &d->job_p99_before[k]);
         }
-        d->job_lr = p.lr;
-        d->job_head_only = p.head_only;
         snprintf(d->job_model, sizeof d->job_model, "%s", d->slots[i].cfg.name);
         snprintf(d->job_sha, sizeof d->job_sha, "%s", model_state_sha256(st));
         esd_log(ES_LOG_NOTICE, "model '%s': fine-tuning (%s layers, %d epochs, lr %g) on %zu "

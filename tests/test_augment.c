@@ -135,7 +135,30 @@ static void placement(void) {
     }
 }
 
+/* A shuffle is a permutation, fixed by the seed, and not the identity. */
+static void shuffle(void) {
+    enum { N = 50 };
+    size_t a[N], b[N];
+    int seen[N] = {0}, moved = 0;
+    es_rng r1, r2;
+    es_rng_seed(&r1, 9);
+    es_rng_seed(&r2, 9);
+    for (size_t i = 0; i < N; i++) a[i] = b[i] = i;
+    es_rng_shuffle(&r1, a, N);
+    es_rng_shuffle(&r2, b, N);
+    for (size_t i = 0; i < N; i++) {
+        CHECK(a[i] < N && a[i] == b[i]);
+        if (a[i] < N) seen[a[i]]++;
+        moved += a[i] != i;
+    }
+    for (int i = 0; i < N; i++) CHECK_EQ_INT(seen[i], 1);
+    CHECK(moved > N / 2);
+    es_rng_shuffle(&r1, a, 0);   /* nothing to do, nothing touched */
+    es_rng_shuffle(&r1, a, 1);
+}
+
 int main(void) {
+    shuffle();
     stretch_and_warp();
     masks();
     colouring();

@@ -34,6 +34,12 @@ check_bad 's/^log_level = "info";/log_level = "loud";/' "log_level must be"
 check_bad 's/^history_events = 1000;/history_events = = 1000;/' "bad.conf:[0-9]*: syntax error"
 check_bad 's/^    threshold = 0.6;/    thresholds = ( { label = "8"; threshold = 2.0; } );/' "a threshold needs a label and a threshold in \[0, 1\]"
 check_bad 's/^    threshold = 0.6;/    thresholds = { x = 0.5; };/' "'thresholds' must be a list"
+# teaching keys
+check_bad 's/^  layers = "all"; /  layers = "most";/' 'finetune.layers must be "head" or "all"'
+check_bad 's/^  epochs = 25;/  epochs = 0;/' "finetune: epochs in \[1, 1000\]"
+check_bad 's/^  allowed_dirs = \[\];/  allowed_dirs = [1, 2];/' "finetune.allowed_dirs holds folder names"
+check_bad 's/^  holdout = 0.2; /  holdout_share = 0.2;/' "unknown setting 'holdout_share' in 'finetune'"
+check_bad 's#^    threshold = 0.6;#    threshold = 0.6; replay = "../README.md";#' "model 'digits': replay: .*README.md"
 # label thresholds in the documented form pass
 sed -e 's/^    threshold = 0.6;/    thresholds = ( { label = "8"; threshold = 0.8; }, { label = "0"; threshold = 0.7; } );/' \
     -e "s#\"\.\./#\"$SRC/#" "$SRC/conf/earshotd.conf" >"$T/good.conf"

@@ -36,6 +36,8 @@ double es_rng_uniform(es_rng *r);
 size_t es_rng_below(es_rng *r, size_t n);
 /* Standard normal. */
 double es_rng_normal(es_rng *r);
+/* idx[0..n) in a uniformly random order (Fisher-Yates). */
+void es_rng_shuffle(es_rng *r, size_t *idx, size_t n);
 
 typedef struct {
     double shift;                 /* 0: clips start at 0; 1: anywhere in the window */

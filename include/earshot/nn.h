@@ -167,10 +167,6 @@ const float *es_net_output(const es_net *net);
  * backpropagation: gradients accumulate into each parameter's grad. Needs
  * ES_NET_TRAIN. *loss (may be NULL) gets the loss. */
 int es_net_backward(es_net *net, const int *labels, const float *class_weights, float *loss);
-/* The same against soft targets [B, n_outputs] (each row a distribution;
- * labels still pick each sample's class weight): knowledge distillation. */
-int es_net_backward_targets(es_net *net, const int *labels, const float *targets,
-                            const float *class_weights, float *loss);
 
 /* Softmax cross-entropy alone: loss of logits [B, K] against labels. */
 float es_softmax_xent(const float *logits, const int *labels, const float *class_weights, int B,
