@@ -2,6 +2,8 @@
 #include "earshot/train.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -185,6 +187,119 @@ static int make_example(example_maker *e, float *m, int *label, int background) 
     return 0;
 }
 
+/* One batch: B examples into x[B*F*T] and labels[B], background ones with
+ * the configured share. */
+static int make_batch(example_maker *e, float *x, int *labels, int B) {
+    size_t per_ex = e->F * e->T;
+    for (int b = 0; b < B; b++) {
+        int bgex = e->bg_label >= 0 && es_rng_uniform(&e->rng) < e->cfg->background_fraction;
+        int rc = make_example(e, x + (size_t)b * per_ex, &labels[b], bgex);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* With threads > 1 or prefetch, the next batch is made on a helper thread
+ * while the network trains on this one: augmentation and features are about
+ * a third of a step (perf, digits fine-tuning), time every thread of the
+ * network would otherwise spend waiting. The
+ * helper draws from the one generator in the same order the loop would, and
+ * never beyond the epoch, so a run is the same bit for bit either way (and a
+ * checkpoint at an epoch's end holds the generator as the loop left it). */
+typedef struct {
+    example_maker *e;
+    int B;
+    float *x[2];               /* [B*F*T] each: one trained on, one being made */
+    int *labels[2];            /* [B] each */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int started;
+    int want, slot, busy, quit, rc; /* under lock */
+    char err[256];             /* the helper's es_errmsg() when rc < 0 */
+} prefetcher;
+
+static void *prefetch_main(void *arg) {
+    prefetcher *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        int slot, rc;
+        while (!p->want && !p->quit) pthread_cond_wait(&p->cv, &p->lock);
+        if (p->quit) break;
+        p->want = 0;
+        slot = p->slot;
+        pthread_mutex_unlock(&p->lock);
+        rc = make_batch(p->e, p->x[slot], p->labels[slot], p->B);
+        pthread_mutex_lock(&p->lock);
+        p->rc = rc;
+        /* the message lives in the helper's thread-local slot: hand it over */
+        if (rc < 0) snprintf(p->err, sizeof p->err, "%s", es_errmsg());
+        p->busy = 0;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Asks for a batch into slot; the previous request must have been waited. */
+static void prefetch_request(prefetcher *p, int slot) {
+    pthread_mutex_lock(&p->lock);
+    p->slot = slot;
+    p->want = 1;
+    p->busy = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits for the batch requested last; its make_batch result. */
+static int prefetch_wait(prefetcher *p) {
+    int rc;
+    pthread_mutex_lock(&p->lock);
+    while (p->busy) pthread_cond_wait(&p->cv, &p->lock);
+    rc = p->rc;
+    pthread_mutex_unlock(&p->lock);
+    return rc < 0 ? es__fail(rc, "%s", p->err) : rc;
+}
+
+static int prefetch_start(prefetcher *p, example_maker *e, int B, float *x0, int *l0, float *x1,
+                          int *l1) {
+    memset(p, 0, sizeof *p);
+    p->e = e;
+    p->B = B;
+    p->x[0] = x0;
+    p->x[1] = x1;
+    p->labels[0] = l0;
+    p->labels[1] = l1;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) goto fail;
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        goto fail;
+    }
+    if (pthread_create(&p->thread, NULL, prefetch_main, p) != 0) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->lock);
+        goto fail;
+    }
+    p->started = 1;
+    return 0;
+fail:
+    return es__fail(ES_ENOMEM, "cannot start the batch-making thread");
+}
+
+/* Finishes a batch in flight, then stops the helper. */
+static void prefetch_stop(prefetcher *p) {
+    if (!p->started) return;
+    prefetch_wait(p);
+    pthread_mutex_lock(&p->lock);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->lock);
+    p->started = 0;
+}
+
 static int validate(const es_model *model, es_split val, float *acc) {
     int K = es_model_num_labels(model), rc, correct = 0, total = 0;
     int *conf = es__calloc((size_t)K * K, sizeof *conf);
@@ -228,8 +343,9 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     example_maker e;
     es_net *net = NULL;
     es_optimizer *opt = NULL;
-    float *x = NULL, *cw = NULL;
-    int *labels = NULL, rc, B = cfg->batch;
+    float *xs[2] = {NULL, NULL}, *cw = NULL;
+    int *ls[2] = {NULL, NULL}, rc, B = cfg->batch, nbuf = cfg->threads > 1 || cfg->prefetch ? 2 : 1;
+    prefetcher pf;
     size_t steps, per_ex;
     long total_steps, step_no = 0;
     float best_acc = -1.0f;
@@ -239,6 +355,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     const es_feature_desc *fd = es_model_features(model);
 
     memset(&e, 0, sizeof e);
+    memset(&pf, 0, sizeof pf);
     if (train.n == 0) return es__fail(ES_EEMPTY, "no training clips");
     if (B < 1 || cfg->epochs < 1) return es__fail(ES_EINVAL, "batch and epochs must be at least 1");
     if (es_dataset_num_labels(train.ds) > ES_MAX_LABELS)
@@ -261,10 +378,13 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     es_rng_seed(&e.rng, cfg->seed);
     if ((rc = es_features_create(&e.fx, fd)) < 0) goto out;
     e.wave = es__malloc_array(e.clip_n, sizeof *e.wave);
-    x = es__malloc_array((size_t)B * per_ex, sizeof *x);
-    labels = es__malloc_array((size_t)B, sizeof *labels);
+    for (int i = 0; i < nbuf; i++) {
+        xs[i] = es__malloc_array((size_t)B * per_ex, sizeof *xs[i]);
+        ls[i] = es__malloc_array((size_t)B, sizeof *ls[i]);
+        if (!xs[i] || !ls[i]) break;
+    }
     cw = es__calloc((size_t)e.K, sizeof *cw);
-    if (!e.wave || !x || !labels || !cw) {
+    if (!e.wave || !xs[nbuf - 1] || !ls[nbuf - 1] || !cw) {
         rc = es__fail(ES_ENOMEM, "out of memory for training buffers");
         goto out;
     }
@@ -295,6 +415,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     if (cfg->resume && (rc = resume(cfg, model, net, best, opt, train.n, &e.rng, &first_epoch,
                                     &step_no, &best_acc)) < 0)
         goto out;
+    if (nbuf == 2 && (rc = prefetch_start(&pf, &e, B, xs[0], ls[0], xs[1], ls[1])) < 0) goto out;
 
     for (int epoch = first_epoch; epoch <= cfg->epochs; epoch++) {
         es_train_progress p;
@@ -305,8 +426,10 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         p.epochs = cfg->epochs;
         p.steps = steps;
         p.val_acc = -1.0f;
+        if (pf.started) prefetch_request(&pf, 0);
         for (size_t s = 0; s < steps; s++, step_no++) {
-            float loss;
+            float loss, *x = xs[pf.started ? s & 1 : 0];
+            int *labels = ls[pf.started ? s & 1 : 0];
             double warm = (double)cfg->warmup_epochs * (double)steps, lr;
             const float *z;
             if (cfg->cancel && cfg->cancel(user)) {
@@ -322,10 +445,11 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
                                                         (1.0 + cos(ES__PI * t)));
             }
             es_optimizer_set_lr(opt, (float)lr);
-            for (int b = 0; b < B; b++) {
-                int bgex = e.bg_label >= 0 && es_rng_uniform(&e.rng) < cfg->background_fraction;
-                if ((rc = make_example(&e, x + (size_t)b * per_ex, &labels[b], bgex)) < 0)
-                    goto out;
+            if (pf.started) {
+                if ((rc = prefetch_wait(&pf)) < 0) goto out;
+                if (s + 1 < steps) prefetch_request(&pf, (int)((s + 1) & 1));
+            } else if ((rc = make_batch(&e, x, labels, B)) < 0) {
+                goto out;
             }
             es_net_zero_grad(net);
             if ((rc = es_net_forward(net, x, B, ES_MODE_TRAIN)) < 0 ||
@@ -370,14 +494,17 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         if (cb) cb(user, &p, 1);
     }
 out:
+    prefetch_stop(&pf);
     es_optimizer_free(opt);
     es_net_free(net);
 
     es_features_free(e.fx);
     es__free(e.wave);
     es__free(e.ws);
-    es__free(x);
-    es__free(labels);
+    for (int i = 0; i < 2; i++) {
+        es__free(xs[i]);
+        es__free(ls[i]);
+    }
     es__free(cw);
     return rc;
 }

@@ -247,7 +247,12 @@ static void *run(void *arg) {
 
     cfg.epochs = j->p.epochs;
     cfg.batch = 16;
-    cfg.threads = 1;   /* the other core is the workers' */
+    /* The network trains on one thread and the next batch is made on a
+     * second: splitting the network across both cores as well left every
+     * share waiting on the batch maker (78 s instead of 46 s for the same
+     * job), and the workers need a share of the machine anyway. */
+    cfg.threads = 1;
+    cfg.prefetch = 1;
     cfg.opt.lr = (float)j->p.lr;
     cfg.warmup_epochs = 1;
     cfg.seed = j->p.seed;

@@ -54,6 +54,9 @@ typedef struct {
                                     the layers before run as at inference */
     int anchored;                /* weight decay pulls towards the model's starting
                                     weights, not 0 (es_optimizer_anchor): fine-tuning */
+    int prefetch;                /* make the next batch on a helper thread while the
+                                    network trains on this one (always when threads > 1);
+                                    the run is the same bit for bit either way */
     int (*cancel)(void *user);   /* asked between batches with the callback's user;
                                     nonzero stops the run with ES_ECANCELED (may be NULL) */
 } es_train_config;
