@@ -38,7 +38,9 @@ struct capture {
     pthread_cond_t room;        /* consumers → producer: samples read */
     const _Atomic uint64_t *consumers[CAPTURE_MAX_CONSUMERS];
     int n_consumers;
-    unsigned long generation;   /* bumped per write, under lock */
+    unsigned long generation;   /* bumped by capture_wake and the end, under lock */
+    uint64_t wake_at;           /* the earliest write position a waiting consumer
+                                   waits for (UINT64_MAX: none), under lock */
 };
 
 static double now_mono(void) {
@@ -203,9 +205,13 @@ static void produce(capture *c, const float *x, size_t n, int wait_for_room) {
         pthread_cond_wait(&c->room, &c->lock);
     pthread_mutex_unlock(&c->lock);
     es_ring_write(c->ring, x, n);
+    /* consumers are woken only when one of them has what it waits for (a
+     * window's worth, typically), not for every 10 ms block */
     pthread_mutex_lock(&c->lock);
-    c->generation++;
-    pthread_cond_broadcast(&c->more);
+    if (es_ring_write_pos(c->ring) >= c->wake_at) {
+        c->wake_at = UINT64_MAX;
+        pthread_cond_broadcast(&c->more);
+    }
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -299,22 +305,27 @@ void capture_consumed(capture *c) {
     pthread_mutex_unlock(&c->lock);
 }
 
-void capture_wait(capture *c, const atomic_int *stop, int period_ms, uint64_t pos) {
+void capture_wait(capture *c, const atomic_int *stop, int sleep_ms, uint64_t pos,
+                  uint64_t until) {
+    if (until <= pos) until = pos + 1;
     if (c->cfg.input == ESD_IN_PORTAUDIO) {
-        /* the callback cannot signal: wake on a fixed short period, which
-         * bounds the latency this adds */
-        struct timespec ts = {0, (long)period_ms * 1000000L};
+        struct timespec ts = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L};
         if (!atomic_load(stop)) nanosleep(&ts, NULL);
         return;
     }
+    /* fast producers must be able to get this far ahead of the slowest
+     * reader (they keep half the ring free) */
+    if (until - pos > es_ring_capacity(c->ring) / 4) until = pos + es_ring_capacity(c->ring) / 4;
     /* samples written after the caller's read are seen here, under the lock
      * the producer takes to signal: no wake-up is lost */
     pthread_mutex_lock(&c->lock);
     {
         unsigned long g = c->generation;
-        while (g == c->generation && es_ring_write_pos(c->ring) <= pos && !atomic_load(stop) &&
-               !atomic_load(&c->ended))
+        while (g == c->generation && es_ring_write_pos(c->ring) < until && !atomic_load(stop) &&
+               !atomic_load(&c->ended)) {
+            if (until < c->wake_at) c->wake_at = until;
             pthread_cond_wait(&c->more, &c->lock);
+        }
     }
     pthread_mutex_unlock(&c->lock);
 }
@@ -339,6 +350,7 @@ int capture_open(capture **out, const esd_config *cfg, es_ring *ring) {
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->more, NULL);
     pthread_cond_init(&c->room, NULL);
+    c->wake_at = UINT64_MAX;
     switch (cfg->input) {
     case ESD_IN_PORTAUDIO: {
         PaError e = Pa_Initialize();

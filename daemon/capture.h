@@ -48,9 +48,16 @@ void capture_add_consumer(capture *cap, const _Atomic uint64_t *pos);
 void capture_remove_consumer(capture *cap, const _Atomic uint64_t *pos);
 void capture_consumed(capture *cap);
 
-/* Blocks until samples past pos (the caller's read position) may be there:
- * at most period_ms with a device input; at once when stop is set. */
-void capture_wait(capture *cap, const atomic_int *stop, int period_ms, uint64_t pos);
+/* Blocks until the input has reached sample `until` (the caller reads from
+ * pos < until and has use for nothing before until), the input ends,
+ * capture_wake is called or stop is set. A device input cannot signal from
+ * its callback: there the caller sleeps sleep_ms instead, the time until
+ * should take within [its period, CAPTURE_MAX_SLEEP_MS]. */
+void capture_wait(capture *cap, const atomic_int *stop, int sleep_ms, uint64_t pos,
+                  uint64_t until);
+/* The longest a consumer of a device input sleeps: how late a `set` or
+ * shutdown can be noticed. */
+#define CAPTURE_MAX_SLEEP_MS 100
 /* Wakes every waiting consumer (shutdown). */
 void capture_wake(capture *cap);
 
