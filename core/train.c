@@ -111,15 +111,22 @@ static void envelope(es_rng *r, float *x, size_t n) {
 }
 
 /* Noise switched on and off abruptly inside the window (a burst of hiss,
- * a tap running, a fan starting): silence, noise over a random span of 0.1
- * to 0.9 of the window, silence. Without them a model learns
+ * a tap running, a fan starting): quiet, noise over a random span of 0.1
+ * to 0.9 of the window, quiet. Without them a model learns
  * that a sudden loud onset is a sound of its classes (cat/dog took bursts
- * of hiss for cats). */
-static void burst(es_rng *r, float *x, size_t n) {
+ * of hiss for cats). The quiet around a burst is mostly a room's faint
+ * hiss, 15-55 dB below it, and sometimes digital silence: with silence
+ * alone, a burst of hiss that ended into a quiet room still read as a cat
+ * (0.78 on the window of its end, daemon scenes). */
+static void burst(es_rng *r, float *x, size_t n, double level_db) {
     size_t len = (size_t)((0.1 + 0.8 * es_rng_uniform(r)) * (double)n);
     size_t at = es_rng_below(r, n - len + 1);
     for (size_t i = 0; i < at; i++) x[i] = 0.0f;
     for (size_t i = at + len; i < n; i++) x[i] = 0.0f;
+    if (es_rng_uniform(r) < 0.7) {
+        double amp = pow(10.0, (level_db - 15.0 - 40.0 * es_rng_uniform(r)) / 20.0);
+        for (size_t i = 0; i < n; i++) x[i] += (float)(amp * es_rng_normal(r));
+    }
 }
 
 /* A background example into wave[clip_n]. */
@@ -132,14 +139,14 @@ static void background_wave(example_maker *e) {
         /* noise of any colour from barely audible to loud */
         if (e->cfg->background_bursts > 0.0) {
             int colour = 1 + (int)es_rng_below(&e->rng, 3);
-            es_noise(&e->rng, e->wave, e->clip_n, colour,
-                     -60.0 + 55.0 * es_rng_uniform(&e->rng));
+            double level = -60.0 + 55.0 * es_rng_uniform(&e->rng);
+            es_noise(&e->rng, e->wave, e->clip_n, colour, level);
             /* hiss (white, pink) in bursts; brown noise stays whole: a rumble
              * that starts and stops is too like a growl to teach as nothing
              * (measured: with brown bursts too, two cats of a held-out fold
              * became background) */
             if (colour < 3 && es_rng_uniform(&e->rng) < e->cfg->background_bursts)
-                burst(&e->rng, e->wave, e->clip_n);
+                burst(&e->rng, e->wave, e->clip_n, level);
             else if (es_rng_uniform(&e->rng) < 0.5)
                 envelope(&e->rng, e->wave, e->clip_n);
         } else {

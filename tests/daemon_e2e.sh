@@ -6,10 +6,9 @@
 #
 # Issue 5's goal is F1 ≥ 0.95 with nothing firing on the silence, noise and
 # other sounds; this test holds the shipped models to F1 ≥ 0.95 on its scene
-# (seed 1). Measured over scene seeds 1-3: 0.982, 0.947, 0.982 (every digit
-# right; the cat/dog model still fires "cat" once or twice per scene, on a
-# burst of white noise or on a dog, so "nothing fires on the noise" is not
-# quite met, and seed 2 is just under the goal).
+# (seed 1). Measured over scene seeds 1-3: 1.000, 0.982, 0.982 (every digit
+# right, nothing on the noise or the other sounds; seed 2 misses a 0.3 s cat,
+# seed 3 reports one 3 s cat clip twice).
 #
 # A detection matches a truth event of the same model and label whose span
 # it overlaps; each truth event matches once. Extra detections are false
