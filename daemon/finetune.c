@@ -247,12 +247,12 @@ static void *run(void *arg) {
 
     cfg.epochs = j->p.epochs;
     cfg.batch = 16;
-    /* The network trains on one thread and the next batch is made on a
-     * second: splitting the network across both cores as well left every
-     * share waiting on the batch maker (78 s instead of 46 s for the same
-     * job), and the workers need a share of the machine anyway. */
+    /* One thread: the other core is the workers'. Making the next batch on
+     * a second thread (cfg.prefetch) made the job 15-20% faster but took
+     * that core: the cat/dog worker's p99 went from 5 ms to 148 ms in one
+     * of three bench rounds (bench/finetune_bench.py), against issue 6's
+     * bound of twice the idle value. */
     cfg.threads = 1;
-    cfg.prefetch = 1;
     cfg.opt.lr = (float)j->p.lr;
     cfg.warmup_epochs = 1;
     cfg.seed = j->p.seed;
