@@ -17,6 +17,11 @@
 #include "earshot/model.h"
 #include "earshot/resample.h"
 
+json_t *esd_json_string_or(const char *s, const char *alt) {
+    json_t *j = json_string(s);
+    return j ? j : json_string(alt);
+}
+
 int examples_name_ok(const char *model) {
     if (!model || !model[0] || model[0] == '.') return 0;
     for (const char *p = model; *p; p++)
@@ -106,11 +111,9 @@ int examples_add(const char *state_dir, const char *model, const char *label, co
     }
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    entry = json_pack("{s:I, s:s, s:s, s:f, s:i, s:s}", "id", next, "label", label, "source",
-                      source, "seconds", (double)n / rate, "rate", rate, "added", when);
-    if (!entry) /* a source path that is not UTF-8 */
-        entry = json_pack("{s:I, s:s, s:s, s:f, s:i, s:s}", "id", next, "label", label, "source",
-                          "file", "seconds", (double)n / rate, "rate", rate, "added", when);
+    entry = json_pack("{s:I, s:s, s:o, s:f, s:i, s:s}", "id", next, "label", label, "source",
+                      esd_json_string_or(source, "file"), "seconds", (double)n / rate, "rate",
+                      rate, "added", when);
     if (!entry || json_array_append_new(json_object_get(idx, "examples"), entry) < 0) {
         snprintf(err, errlen, "out of memory recording the example");
         unlink(wav);

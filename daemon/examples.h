@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include "earshot/dataset.h"
 
+/* s as a JSON string, or alt when s is not UTF-8 (a file name need not
+ * be): an index entry, a reply or an event goes out whatever a path's bytes. */
+json_t *esd_json_string_or(const char *s, const char *alt);
 /* Whether a model name can name its folder ([A-Za-z0-9_.-], not starting
  * with a dot). */
 int examples_name_ok(const char *model);

@@ -19,13 +19,6 @@
 #include "examples.h"
 #include "log.h"
 
-/* s as a JSON string, or alt when s is not UTF-8 (a file name may not be):
- * a reply or an event must go out whatever the bytes of a path. */
-static json_t *string_or(const char *s, const char *alt) {
-    json_t *j = json_string(s);
-    return j ? j : json_string(alt);
-}
-
 /* ---- example-add -------------------------------------------------------------- */
 
 /* Shorter than this is no sound anyone could label (a hop of the features is
@@ -191,7 +184,8 @@ json_t *cmd_example_add(esd *d, client *c, json_t *req, const char **code, char 
     esd_log(ES_LOG_INFO, "model '%s': example %llu, '%s', %.2f s (%s)", d->slots[i].cfg.name,
             (unsigned long long)id, label, (double)n / rate, source);
     return json_pack("{s:{s:I, s:s, s:o, s:f, s:i}}", "example", "id", (json_int_t)id, "label",
-                     label, "source", string_or(source, "file"), "seconds", (double)n / rate,
+                     label, "source", esd_json_string_or(source, "file"), "seconds",
+                     (double)n / rate,
                      "rate", rate);
 }
 
@@ -327,7 +321,8 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
                                 "layers", p.head_only ? "head" : "all", "epochs", p.epochs,
                                 "lr", p.lr, "examples", (json_int_t)n_ex, "replay",
                                 (json_int_t)n_rp);
-        if (job && rpath[0]) json_object_set_new(job, "replay_file", string_or(rpath, "?"));
+        if (job && rpath[0])
+            json_object_set_new(job, "replay_file", esd_json_string_or(rpath, "?"));
         return json_pack("{s:o}", "job", job);
     }
 }
@@ -399,7 +394,7 @@ json_t *cmd_save(esd *d, client *c, json_t *req, const char **code, char *err, s
     if (!realpath(target, real)) snprintf(real, sizeof real, "%s", target);
     esd_log(ES_LOG_NOTICE, "model '%s' saved to %s", d->slots[i].cfg.name, real);
     return json_pack("{s:s, s:o, s:s}", "model", d->slots[i].cfg.name, "path",
-                     string_or(real, "(not UTF-8)"), "sha256", model_state_sha256(st));
+                     esd_json_string_or(real, "(not UTF-8)"), "sha256", model_state_sha256(st));
 }
 
 json_t *cmd_rollback(esd *d, client *c, json_t *req, const char **code, char *err,
@@ -482,8 +477,8 @@ static void finish_job(esd *d) {
     if (!ev) return;
     /* a reason quoting a file name may not be UTF-8: the event goes out
      * regardless, since clients wait for it (earshot finetune --wait) */
-    json_object_set_new(ev, "added_labels", string_or(r.added, ""));
-    json_object_set_new(ev, "reason", string_or(r.reason, "(not UTF-8)"));
+    json_object_set_new(ev, "added_labels", esd_json_string_or(r.added, ""));
+    json_object_set_new(ev, "reason", esd_json_string_or(r.reason, "(not UTF-8)"));
     json_object_set_new(ev, "inference", inference_during_job(d));
     esd_log(swapped ? ES_LOG_NOTICE : ES_LOG_WARNING,
             "model '%s': fine-tuning %s in %.1f s (held-out accuracy %.3f -> %.3f)%s%s",
