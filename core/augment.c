@@ -58,14 +58,17 @@ static double rms(const float *x, size_t n) {
 }
 
 /* 1-3 tones: sine, square or sawtooth (band-limited, harmonics below 0.45
- * of the rate), fundamentals 0.01-0.2 of the rate, each gliding by up to
- * ±30% — horns, whistles, beeps, hums, engines: sounds that are none of the
- * classes. */
+ * of the rate), fundamentals 0.01-0.4 of the rate, each gliding by up to
+ * ±60% (a sine gliding past Nyquist folds back: still a whistle) — horns,
+ * whistles, beeps, hums, engines: sounds that are none of the classes. The
+ * range is that wide because a whistle sweeping 1-3 kHz, outside the older
+ * 0.01-0.2 and ±30%, read as "8" to a digits model trained on wider time
+ * stretches. */
 static void tones(es_rng *r, float *out, size_t n) {
     int count = 1 + (int)es_rng_below(r, 3);
     memset(out, 0, n * sizeof *out);
     for (int j = 0; j < count; j++) {
-        double f0 = 0.01 * pow(20.0, es_rng_uniform(r)), glide = 0.6 * es_rng_uniform(r) - 0.3,
+        double f0 = 0.01 * pow(40.0, es_rng_uniform(r)), glide = 1.2 * es_rng_uniform(r) - 0.6,
                ph = 0.0, amp = 0.3 + 0.7 * es_rng_uniform(r);
         int wave = (int)es_rng_below(r, 3), kmax = (int)(0.45 / (f0 * (1.0 + fabs(glide))));
         if (kmax > 30) kmax = 30;
@@ -179,6 +182,7 @@ int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, c
     if (m <= clip_n) {
         size_t off = a->shift > 0.0 ? es_rng_below(r, (size_t)((double)(clip_n - m) * a->shift) + 1)
                                     : 0;
+        if (a->align_end) off = clip_n - m - off;
         memcpy(out + off, src, m * sizeof *out);
     } else {
         size_t off = es_rng_below(r, m - clip_n + 1);
@@ -263,13 +267,25 @@ static void resample_matrix(float *m, const float *src, size_t F, size_t T, doub
     }
 }
 
+static void reverse_time(float *m, size_t F, size_t T) {
+    for (size_t f = 0; f < F; f++)
+        for (size_t i = 0, j = T - 1; i < j; i++, j--) {
+            float v = m[f * T + i];
+            m[f * T + i] = m[f * T + j];
+            m[f * T + j] = v;
+        }
+}
+
 void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T, float *ws) {
     double sum = 0.0, st = pick(r, a->stretch_p, a->stretch_min, a->stretch_max),
            sf = pick(r, a->warp_p, a->warp_min, a->warp_max);
     float fill;
     if (st != 1.0 || sf != 1.0) {
         memcpy(ws, m, F * T * sizeof *m);
+        /* anchored at the end: the same resampling of the time-reversed matrix */
+        if (a->align_end && st != 1.0) reverse_time(ws, F, T);
         resample_matrix(m, ws, F, T, sf, st);
+        if (a->align_end && st != 1.0) reverse_time(m, F, T);
     }
     if (a->time_masks <= 0 && a->freq_masks <= 0) return;
     for (size_t i = 0; i < F * T; i++) sum += m[i];

@@ -22,7 +22,7 @@
 static const char *const known_keys[] = {
     "kind", "sample_rate", "n_fft", "win_length", "hop_length", "window", "center",
     "pad_mode", "power", "n_mels", "f_min", "f_max", "mel_scale", "norm", "log",
-    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds",
+    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align",
 };
 
 typedef struct {
@@ -210,6 +210,10 @@ static int parse_object(es_feature_desc *d, reader *r) {
         return es__fail(ES_ECONFIG,
                         "%s: key 'stride_seconds' is %g, must be above 0 and at most %g",
                         r->origin, d->stride_seconds, SECONDS_MAX);
+    {
+        static const char *const aligns[] = {"start", "end"};
+        if ((rc = get_choice(r, "align", aligns, 2, 0, &d->align_end)) < 0) return rc;
+    }
     return es_feature_desc_validate(d, r->origin);
 }
 
@@ -314,6 +318,8 @@ int es_feature_desc_to_json(const es_feature_desc *d, char *buf, size_t size) {
     if (d->has_norm) APPEND(",\"mean\":%.17g,\"std\":%.17g", d->mean, d->std);
     if (d->clip_seconds > 0.0) APPEND(",\"clip_seconds\":%.17g", d->clip_seconds);
     if (d->stride_seconds > 0.0) APPEND(",\"stride_seconds\":%.17g", d->stride_seconds);
+    /* only when not the default, so models from before the key keep their bytes */
+    if (d->align_end) APPEND(",\"align\":\"end\"");
     APPEND("}");
 #undef APPEND
     if (n < 0 || (size_t)n >= size)

@@ -1,8 +1,10 @@
 /* tests/test_augment.c — the augmentations do exactly what they say:
  * stretch and warp read the matrix at t/s and f/s with the floor beyond it,
- * masks fill with the mean, a colouring of 0 dB is the identity and any
- * colouring keeps a signal finite and within its gain bounds, placement
- * keeps the clip's samples, and the generators are reproducible. */
+ * (anchored at the last frame when aligned at the end), masks fill with the
+ * mean, a colouring of 0 dB is the identity and any colouring keeps a
+ * signal finite and within its gain bounds, placement keeps the clip's
+ * samples (in the last half of the slack, aligned at the end, shift 0.5),
+ * and the generators are reproducible. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,20 @@ static void stretch_and_warp(void) {
     es_augment_spec(&a, &r, m, F, T, ws);
     for (int f = 0; f < F; f++)
         for (int t = 0; t < T; t++) CHECK_NEAR(m[f * T + t], 2 * t < T ? 2 * t + 10 * f : 0.0, 1e-6);
+    /* anchored at the end (align end): frame T-1-t shows frame T-1-t/2 when
+     * slower by 2, and T-1-2t (the floor before the start) when faster */
+    a.align_end = 1;
+    a.stretch_min = a.stretch_max = 2.0;
+    ramp(m);
+    es_augment_spec(&a, &r, m, F, T, ws);
+    for (int f = 0; f < F; f++)
+        for (int t = 0; t < T; t++) CHECK_NEAR(m[f * T + T - 1 - t], T - 1 - 0.5 * t + 10 * f, 1e-6);
+    a.stretch_min = a.stretch_max = 0.5;
+    ramp(m);
+    es_augment_spec(&a, &r, m, F, T, ws);
+    for (int f = 0; f < F; f++)
+        for (int t = 0; t < T; t++)
+            CHECK_NEAR(m[f * T + T - 1 - t], 2 * t < T ? T - 1 - 2 * t + 10 * f : 0.0, 1e-6);
     /* warp by 1.5 along frequency: bin f shows bin f/1.5 */
     a = es_augment_none();
     a.warp_p = 1.0;
@@ -118,21 +134,30 @@ out:
 
 static void placement(void) {
     enum { CLIP = 1000, N = 300 };
-    float x[N], out[CLIP], ws[4 * CLIP];
+    static float x[N], out[CLIP], ws[4 * CLIP];
     es_augment a = es_augment_none();
     es_rng r;
     es_rng_seed(&r, 9);
     for (int i = 0; i < N; i++) x[i] = (float)(i + 1) / N;
-    a.shift = 1.0;
-    for (int rep = 0; rep < 50; rep++) {
-        int start = -1, ok = 1;
-        CHECK_RC(es_augment_wave(&a, &r, out, CLIP, x, N, NULL, 0, ws, 8000), 0);
-        for (int i = 0; i < CLIP && start < 0; i++)
-            if (out[i] != 0.0f) start = i;
-        CHECK(start >= 0 && start <= CLIP - N);
-        for (int i = 0; start >= 0 && i < N; i++) ok &= out[start + i] == x[i];
-        CHECK(ok);
+    /* shift 1: anywhere; align end, shift 0.5: ending in the last half of
+     * the slack. The clip's samples land whole and in order either way. */
+    for (int end = 0; end <= 1; end++) {
+        a.shift = end ? 0.5 : 1.0;
+        a.align_end = end;
+        for (int rep = 0; rep < 50; rep++) {
+            int start = -1, ok = 1;
+            CHECK_RC(es_augment_wave(&a, &r, out, CLIP, x, N, NULL, 0, ws, 8000), 0);
+            for (int i = 0; i < CLIP && start < 0; i++)
+                if (out[i] != 0.0f) start = i;
+            CHECK(start >= (end ? (CLIP - N) / 2 : 0) && start <= CLIP - N);
+            for (int i = 0; start >= 0 && i < N; i++) ok &= out[start + i] == x[i];
+            CHECK(ok);
+        }
     }
+    /* shift 0 puts it exactly at the end */
+    a.shift = 0.0;
+    CHECK_RC(es_augment_wave(&a, &r, out, CLIP, x, N, NULL, 0, ws, 8000), 0);
+    CHECK(out[CLIP - N - 1] == 0.0f && out[CLIP - N] == x[0] && out[CLIP - 1] == x[N - 1]);
 }
 
 /* A shuffle is a permutation, fixed by the seed, and not the identity. */

@@ -46,6 +46,18 @@ int main(void) {
     CHECK_RC(es_feature_desc_parse(&d2, buf, "round trip"), 0);
     CHECK(memcmp(&d, &d2, sizeof d) == 0);
     CHECK_RC(es_feature_desc_to_json(&d, buf, 10), ES_ERANGE);
+    /* align: "start" by default and then not written (older models keep
+     * their bytes); "end" round-trips */
+    CHECK_EQ_INT(d.align_end, 0);
+    CHECK(es_feature_desc_to_json(&d, buf, sizeof buf) > 0);
+    CHECK(strstr(buf, "align") == NULL);
+    CHECK_RC(es_feature_desc_parse(&d, "{" BASE ",\"n_mels\":40,\"clip_seconds\":1.0,"
+                                       "\"stride_seconds\":0.25,\"align\":\"end\"}", "t.json"), 0);
+    CHECK_EQ_INT(d.align_end, 1);
+    CHECK(es_feature_desc_to_json(&d, buf, sizeof buf) > 0);
+    CHECK(strstr(buf, "\"align\":\"end\"") != NULL);
+    CHECK_RC(es_feature_desc_parse(&d2, buf, "round trip"), 0);
+    CHECK(memcmp(&d, &d2, sizeof d) == 0);
 
     bad("{" BASE ",\"n_mels\":64", ES_EJSON, "line 1");
     bad("", ES_EJSON, "JSON");
@@ -89,6 +101,8 @@ int main(void) {
     bad("{" BASE ",\"n_mels\":64,\"mean\":1,\"std\":0}", ES_ECONFIG, "'std'");
     bad("{" BASE ",\"n_mels\":64,\"clip_seconds\":0}", ES_ECONFIG, "'clip_seconds'");
     bad("{" BASE ",\"n_mels\":64,\"stride_seconds\":-1}", ES_ECONFIG, "'stride_seconds'");
+    bad("{" BASE ",\"n_mels\":64,\"align\":\"middle\"}", ES_ECONFIG, "'align'");
+    bad("{" BASE ",\"n_mels\":64,\"align\":1}", ES_ECONFIG, "'align'");
     bad("{\"kind\":\"spectrogram\",\"sample_rate\":16000,\"n_fft\":512,\"hop_length\":160,"
         "\"n_mels\":64}", ES_ECONFIG, "'n_mels'");
     CHECK_RC(es_feature_desc_load(&d, "/nonexistent/f.json"), ES_ENOENT);

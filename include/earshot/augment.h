@@ -57,6 +57,9 @@ typedef struct {
                                               matrix resampled along time by a factor */
     double warp_p, warp_min, warp_max;     /* vocal tract length without tempo: along
                                               frequency by a factor */
+    int align_end;                         /* placement and time stretch count from the
+                                              window's end: the trainer copies it from
+                                              the features' align; not a recipe key */
 } es_augment;
 
 /* No augmentation at all (what validation uses). */
@@ -83,8 +86,9 @@ int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, c
 
 /* Stretch, warp, then masks, in place on an [F, T] feature matrix; ws is
  * scratch of F·T floats. A stretch or warp by s reads the matrix at t/s (or
- * f/s) with linear interpolation, anchored at 0, and fills what lies beyond
- * the matrix with its minimum (the floor: silence). */
+ * f/s) with linear interpolation, anchored at 0 (a stretch with align_end:
+ * at the last frame), and fills what lies beyond the matrix with its
+ * minimum (the floor: silence). */
 void es_augment_spec(const es_augment *a, es_rng *r, float *m, size_t F, size_t T, float *ws);
 
 /* Synthetic backgrounds: kind 0 silence (a faint dither), 1 white, 2 pink,

@@ -61,6 +61,9 @@ typedef struct {
     double mean, std;
     double clip_seconds;   /* 0 when absent (required by model files, not by features) */
     double stride_seconds; /* 0 when absent */
+    int align_end;         /* "align": "end": a clip shorter than the window sits at its
+                              end, so the live window that ends with a word is the one
+                              that knows it; "start" (0, the default): at its start */
 } es_feature_desc;
 
 /* Parses and validates a JSON object; `origin` names it in errors (a file
