@@ -2,10 +2,12 @@
  *
  * Both the one-shot and the streaming converter use one soxr configuration:
  * float32 in and out, one channel, quality SOXR_HQ (20-bit precision,
- * linear phase), one thread. Not SOXR_VHQ (28-bit): its longer filter held
- * back 105 ms of a 16 -> 8 kHz stream against HQ's 29 ms (measured), a
- * third of the daemon's word-to-event budget, and 20 bits (-120 dB) is far
- * below anything the features resolve (a dB mel keeps 50-80 dB). Equal rates never reach soxr: the samples are
+ * linear phase), one thread. Not SOXR_VHQ (28-bit): its longer filter
+ * holds back 105 ms of a 16 -> 8 kHz stream against HQ's 29 ms (measured),
+ * and 20 bits (-120 dB) is far below anything the features resolve (a dB
+ * mel keeps 50-80 dB). The daemon's word-to-event median did not move
+ * measurably with it (580 ms either way, two runs each of
+ * bench/daemon_bench.py): the digits model's placement dominates. Equal rates never reach soxr: the samples are
  * copied, so they come back bit-exact.
  *
  * Alignment. soxr compensates its own filter delay: output sample k of a
