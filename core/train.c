@@ -130,8 +130,9 @@ static void burst(es_rng *r, float *x, size_t n, double level_db) {
     }
 }
 
-/* A background example into wave[clip_n]. */
-static void background_wave(example_maker *e) {
+/* A background example into wave[clip_n]; fails only when resampling a
+ * background clip (speed augmentation) runs out of memory. */
+static int background_wave(example_maker *e) {
     double u = es_rng_uniform(&e->rng);
     size_t nb = e->bg_total;
     if (u < 0.15) {
@@ -180,16 +181,17 @@ static void background_wave(example_maker *e) {
                 n = k;
             }
         }
-        es_augment_wave(&a, &e->rng, e->wave, e->clip_n, x, n, NULL, 0, e->ws,
-                        es_model_features(e->model)->sample_rate);
+        return es_augment_wave(&a, &e->rng, e->wave, e->clip_n, x, n, NULL, 0, e->ws,
+                               es_model_features(e->model)->sample_rate);
     }
+    return 0;
 }
 
 /* One example: features into m[F*T], its label into *label. */
 static int make_example(example_maker *e, float *m, int *label, int background) {
     int rc;
     if (background) {
-        background_wave(e);
+        if ((rc = background_wave(e)) < 0) return rc;
         *label = e->bg_label;
     } else {
         size_t i = split_index(e->train, es_rng_below(&e->rng, e->train.n));
