@@ -94,23 +94,26 @@ static int classify_window(es_classifier *c, const float *x) {
  * (leave-one-speaker-out: 40 dB cost 0.5 points, 50 dB nothing). */
 #define QUIET_DB 50.0
 
+static double block_energy(const float *x, size_t block, size_t b) {
+    double e = 0.0;
+    for (size_t i = b * block; i < (b + 1) * block; i++) e += (double)x[i] * x[i];
+    return e;
+}
+
 static size_t sounding_length(const float *x, size_t n, size_t block) {
     double peak = 0.0, floor_e;
-    size_t nb, last = 0;
+    size_t nb, last;
     if (block == 0 || n < block) return n;
     nb = n / block;
     for (size_t b = 0; b < nb; b++) {
-        double e = 0.0;
-        for (size_t i = b * block; i < (b + 1) * block; i++) e += (double)x[i] * x[i];
+        double e = block_energy(x, block, b);
         if (e > peak) peak = e;
     }
     if (peak <= 0.0) return n;
     floor_e = peak * pow(10.0, -QUIET_DB / 10.0);
-    for (size_t b = 0; b < nb; b++) {
-        double e = 0.0;
-        for (size_t i = b * block; i < (b + 1) * block; i++) e += (double)x[i] * x[i];
-        if (e > floor_e) last = b;
-    }
+    /* the last loud block, searched from the end (the loudest one is loud) */
+    last = nb - 1;
+    while (block_energy(x, block, last) <= floor_e) last--;
     /* the partial block at the end counts as sounding when the last full one does */
     return last + 1 == nb ? n : (last + 1) * block;
 }

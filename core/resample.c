@@ -7,8 +7,8 @@
  * and 20 bits (-120 dB) is far below anything the features resolve (a dB
  * mel keeps 50-80 dB). The daemon's word-to-event median did not move
  * measurably with it (580 ms either way, two runs each of
- * bench/daemon_bench.py): the digits model's placement dominates. Equal rates never reach soxr: the samples are
- * copied, so they come back bit-exact.
+ * bench/daemon_bench.py; why not is not yet understood). Equal rates never
+ * reach soxr: the samples are copied, so they come back bit-exact.
  *
  * Alignment. soxr compensates its own filter delay: output sample k of a
  * stream is the signal at time k / rate_out, whether the input arrives in

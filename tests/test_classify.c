@@ -61,8 +61,7 @@ static void one_alignment(int align_end) {
             float diff = 0.0f;
             CHECK_RC(es_features_compute(fx, padded, CLIP, matrix, T), 0);
             CHECK_RC(es_classify_features(c, matrix, full_post), 0);
-            for (int k = 0; k < K; k++)
-                if (fabsf(short_post[k] - full_post[k]) > diff) diff = fabsf(short_post[k] - full_post[k]);
+            for (int k = 0; k < K; k++) diff = fmaxf(diff, fabsf(short_post[k] - full_post[k]));
             CHECK(diff > 1e-3f);
             es_features_free(fx);
         }
