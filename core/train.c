@@ -84,6 +84,7 @@ typedef struct {
     size_t bg_total;
     int map[ES_MAX_LABELS], bg_label, K;
     es_features *fx;
+    es_speed_bank *speed;         /* the speed changes' converters */
     size_t clip_n, F, T, ws_n;
     float *wave, *ws;
     es_rng rng;
@@ -182,7 +183,7 @@ static int background_wave(example_maker *e) {
             }
         }
         return es_augment_wave(&a, &e->rng, e->wave, e->clip_n, x, n, NULL, 0, e->ws,
-                               es_model_features(e->model)->sample_rate);
+                               es_model_features(e->model)->sample_rate, e->speed);
     }
     return 0;
 }
@@ -204,7 +205,8 @@ static int make_example(example_maker *e, float *m, int *label, int background) 
             n_noise = b->n;
         }
         if ((rc = es_augment_wave(&e->aug, &e->rng, e->wave, e->clip_n, c->x, c->n, noise,
-                                  n_noise, e->ws, es_model_features(e->model)->sample_rate)) < 0)
+                                  n_noise, e->ws, es_model_features(e->model)->sample_rate,
+                                  e->speed)) < 0)
             return rc;
         *label = e->map[c->label];
     }
@@ -405,6 +407,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     if (e.ws_n < (size_t)in.h * (size_t)in.w) e.ws_n = (size_t)in.h * (size_t)in.w;
     es_rng_seed(&e.rng, cfg->seed);
     if ((rc = es_features_create(&e.fx, fd)) < 0) goto out;
+    if ((rc = es_speed_bank_new(&e.speed, fd->sample_rate)) < 0) goto out;
     e.wave = es__malloc_array(e.clip_n, sizeof *e.wave);
     for (int i = 0; i < nbuf; i++) {
         xs[i] = es__malloc_array((size_t)B * per_ex, sizeof *xs[i]);
@@ -526,6 +529,7 @@ out:
     es_optimizer_free(opt);
     es_net_free(net);
 
+    es_speed_bank_free(e.speed);
     es_features_free(e.fx);
     es__free(e.wave);
     es__free(e.ws);

@@ -2,7 +2,7 @@
  *
  *   es_rng rng;  es_rng_seed(&rng, 1);
  *   es_augment aug = es_augment_defaults();
- *   es_augment_wave(&aug, &rng, window, clip_n, x, n, noise, n_noise, ws);  // a window from a clip
+ *   es_augment_wave(&aug, &rng, window, clip_n, x, n, noise, n_noise, ws, rate, NULL);  // a window
  *   es_features_compute(fx, window, clip_n, matrix, T);
  *   es_augment_spec(&aug, &rng, matrix, F, T, scratch);                // warps, masks
  *
@@ -78,11 +78,31 @@ int es_augment_from_json(es_augment *a, const char *json, const char *origin);
  * whatever the clip's length. */
 size_t es_augment_scratch(const es_augment *a, size_t clip_n);
 
+/* Speed changes come in steps of 1/ES_SPEED_STEPS (a change by s is a
+ * conversion from rate·s to rate, and a converter per step can be kept). */
+#define ES_SPEED_STEPS 64
+/* s rounded to the nearest step, within [0.5, 2]. */
+double es_speed_quantize(double s);
+
+/* The speed changes' converters, one per step, made when first used and
+ * kept: designing a filter for every clip was 10% of a fine-tuning job.
+ * One bank per thread, for one sample rate. */
+typedef struct es_speed_bank es_speed_bank;
+int es_speed_bank_new(es_speed_bank **b, int rate);
+void es_speed_bank_free(es_speed_bank *b);
+/* y[*ny]: x[n] played es_speed_quantize(s) times faster, *ny ≤ cap samples;
+ * what es_resample from rate·s to rate gives, to float rounding (but for a
+ * clip's first few samples: speed.c). */
+int es_speed_apply(es_speed_bank *b, double s, const float *x, size_t n, float *y, size_t cap,
+                   size_t *ny);
+
 /* out[clip_n]: one training window from clip x[n]. noise[n_noise] (may be
  * NULL: white noise is generated) is the noise source. ws: scratch of
- * es_augment_scratch floats. rate: samples per second of everything. */
+ * es_augment_scratch floats. rate: samples per second of everything. bank
+ * (may be NULL: a converter per clip) makes the speed changes, at rate. */
 int es_augment_wave(const es_augment *a, es_rng *r, float *out, size_t clip_n, const float *x,
-                    size_t n, const float *noise, size_t n_noise, float *ws, int rate);
+                    size_t n, const float *noise, size_t n_noise, float *ws, int rate,
+                    es_speed_bank *bank);
 
 /* Stretch, warp, then masks, in place on an [F, T] feature matrix; ws is
  * scratch of F·T floats. A stretch or warp by s reads the matrix at t/s (or
