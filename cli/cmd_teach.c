@@ -228,7 +228,8 @@ int cmd_example(int argc, char **argv) {
 /* ---- finetune ----------------------------------------------------------------- */
 
 static const char finetune_help[] =
-    "usage: earshot finetune --model NAME [--layers head|all] [--epochs N] [--lr X] [--wait]\n"
+    "usage: earshot finetune --model NAME [--layers head|all] [--epochs N] [--lr X] [--seed N]\n"
+    "                        [--wait]\n"
     "       earshot finetune --model NAME --status | --cancel\n"
     "\n"
     "Starts a fine-tuning job on the model's examples (earshot example add). The\n"
@@ -236,11 +237,12 @@ static const char finetune_help[] =
     "over only if it does at least as well on held-out examples. --wait shows\n"
     "progress and returns when the job ends: 0 when the new model was taken, 1\n"
     "when it was not (the reason is printed). --status and --cancel ask about or\n"
-    "stop a running job.\n"
+    "stop a running job. --seed picks the held-out examples and every random draw\n"
+    "of the job (default 1: the same examples give the same model).\n"
     "  --socket PATH   the daemon's control socket\n";
 
 typedef struct {
-    const char *layers, *epochs, *lr;
+    const char *layers, *epochs, *lr, *seed;
     int wait, status, cancel;
 } ft_opts;
 
@@ -250,6 +252,7 @@ static int finetune_extra(int opt, const char *arg, void *user) {
     case 'Y': f->layers = arg; return 0;
     case 'E': f->epochs = arg; return 0;
     case 'R': f->lr = arg; return 0;
+    case 'D': f->seed = arg; return 0;
     case 'W': f->wait = 1; return 0;
     case 'Q': f->status = 1; return 0;
     case 'C': f->cancel = 1; return 0;
@@ -305,6 +308,7 @@ int cmd_finetune(int argc, char **argv) {
     static const struct option extra[] = {
         {"layers", required_argument, NULL, 'Y'}, {"epochs", required_argument, NULL, 'E'},
         {"lr", required_argument, NULL, 'R'},     {"wait", no_argument, NULL, 'W'},
+        {"seed", required_argument, NULL, 'D'},
         {"status", no_argument, NULL, 'Q'},       {"cancel", no_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
@@ -356,6 +360,15 @@ int cmd_finetune(int argc, char **argv) {
             return CLI_USAGE;
         }
         json_object_set_new(req, "lr", json_real(v));
+    }
+    if (f.seed) {
+        long long v = strtoll(f.seed, &end, 10);
+        if (*end || !*f.seed || v < 0) {
+            cli_error("finetune", "--seed: '%s' is not a non-negative integer", f.seed);
+            json_decref(req);
+            return CLI_USAGE;
+        }
+        json_object_set_new(req, "seed", json_integer(v));
     }
     if ((rc = client_connect("finetune", o.sock, &c)) != CLI_OK) {
         json_decref(req);

@@ -6,9 +6,9 @@
  * holds back 105 ms of a 16 -> 8 kHz stream against HQ's 29 ms (measured),
  * and 20 bits (-120 dB) is far below anything the features resolve (a dB
  * mel keeps 50-80 dB). The daemon's word-to-event median did not move
- * measurably with it (580 ms either way, two runs each of
- * bench/daemon_bench.py; why not is not yet understood). Equal rates never
- * reach soxr: the samples are copied, so they come back bit-exact.
+ * with that change (580 ms either way): the lag that mattered was soxr's
+ * block-wise output, below. Equal rates never reach soxr: the samples are
+ * copied, so they come back bit-exact.
  *
  * Alignment. soxr compensates its own filter delay: output sample k of a
  * stream is the signal at time k / rate_out, whether the input arrives in
@@ -64,6 +64,16 @@ static soxr_t make_soxr(double rate_in, double rate_out, soxr_error_t *err) {
     soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
     soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+    /* soxr filters in blocks of its "large" DFT (2^17 by default) and holds
+     * output back until a block is done: a 16 -> 8 kHz stream fed 10 ms at a
+     * time lagged its input by 64 ms on average and 115 ms at worst. 256-point
+     * blocks bring that to 32 and 52 ms (48 -> 16 kHz: 11 and 15 ms), close
+     * to the filter's own delay. The digits worker, which resamples, got its
+     * windows' events 106 ms after their end against 23 ms for the cat/dog
+     * worker, which does not (bench/daemon_bench.py). At audio rates the
+     * smaller FFTs cost nothing measurable. */
+    rt.log2_min_dft_size = 8;
+    rt.log2_large_dft_size = 8;
     return soxr_create(rate_in, rate_out, 1, err, &io, &q, &rt);
 }
 

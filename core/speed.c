@@ -24,6 +24,11 @@
  * it goes on after silence (up to 1% of the peak in the first 4 samples,
  * measured; test_augment compares them).
  *
+ * Because of those first samples, a clip's result depends a little on what
+ * went through its converter before: es_speed_bank_reset starts every
+ * converter afresh, and the trainer calls it at each epoch's start, where a
+ * checkpoint can resume, so a resumed run stays bit-exact.
+ *
  * Memory: soxr's converter for one step holds about 180 KB at 8 kHz and
  * 250 KB at 16 kHz; the default speed range 0.85-1.15 spans 20 steps.
  */
@@ -71,9 +76,18 @@ int es_speed_bank_new(es_speed_bank **out, int rate) {
     return 0;
 }
 
+void es_speed_bank_reset(es_speed_bank *b) {
+    if (!b) return;
+    for (size_t i = 0; i < sizeof b->st / sizeof b->st[0]; i++) {
+        es_resampler_free(b->st[i].rs);
+        b->st[i].rs = NULL;
+        b->st[i].in = b->st[i].out = 0;
+    }
+}
+
 void es_speed_bank_free(es_speed_bank *b) {
     if (!b) return;
-    for (size_t i = 0; i < sizeof b->st / sizeof b->st[0]; i++) es_resampler_free(b->st[i].rs);
+    es_speed_bank_reset(b);
     es__free(b->buf);
     es__free(b);
 }

@@ -457,6 +457,9 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         p.epochs = cfg->epochs;
         p.steps = steps;
         p.val_acc = -1.0f;
+        /* no batch is being made here: an epoch's batches depend only on
+         * the generator and the data, as on resuming from a checkpoint */
+        es_speed_bank_reset(e.speed);
         if (pf.started) prefetch_request(&pf, 0);
         for (size_t s = 0; s < steps; s++, step_no++) {
             float loss, *x = xs[pf.started ? s & 1 : 0];

@@ -59,10 +59,11 @@ json_t *cmd_model_info(esd *d, int i) {
         json_object_set_new(thr, es_model_label(m, k),
                             json_real(worker_threshold(d->slots[i].w, k)));
     }
-    return json_pack("{s:s, s:s, s:s, s:o, s:i, s:f, s:f, s:{s:o, s:i, s:f, s:f, s:f}}", "name",
-                     d->slots[i].cfg.name, "file", model_state_path(st), "sha256",
+    return json_pack("{s:s, s:s, s:s, s:o, s:i, s:f, s:f, s:f, s:{s:o, s:i, s:f, s:f, s:f}}",
+                     "name", d->slots[i].cfg.name, "file", model_state_path(st), "sha256",
                      model_state_sha256(st), "labels", labels, "sample_rate", fd->sample_rate,
-                     "clip_seconds", fd->clip_seconds, "stride_seconds", dc.stride_seconds,
+                     "clip_seconds", fd->clip_seconds, "audio_seconds",
+                     model_state_audio_seconds(st), "stride_seconds", dc.stride_seconds,
                      "detect", "thresholds", thr, "min_count", dc.min_count, "average_seconds",
                      dc.average_seconds, "refractory_seconds", dc.refractory_seconds,
                      "energy_gate_db", dc.energy_gate_db);

@@ -26,7 +26,7 @@ void esd_config_defaults(esd_config *c) {
     c->clip_post = 0.5;
     c->clips_max_mb = 100.0;
     c->log_level = ES_LOG_INFO;
-    c->ft_epochs = 25;
+    c->ft_epochs = 30;
     c->ft_lr = 2e-3;
     c->ft_head_only = 0;
     c->ft_holdout = 0.2;
@@ -106,7 +106,8 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
                        const char *path) {
     static const char *const keys[] = {"name", "file", "threshold", "thresholds",
                                        "min_count", "average_seconds", "refractory_seconds",
-                                       "energy_gate_db", "replay", NULL};
+                                       "energy_gate_db", "replay", "lookback_seconds",
+                                       "lookback_quiet_db", NULL};
     const config_setting_t *th;
     const char *name, *file;
     confread_keys(rd, m, keys);
@@ -128,6 +129,19 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
     mc->detect.refractory_seconds =
         confread_num(rd, m, "refractory_seconds", mc->detect.refractory_seconds);
     mc->detect.energy_gate_db = confread_num(rd, m, "energy_gate_db", mc->detect.energy_gate_db);
+    mc->lookback_seconds = confread_num(rd, m, "lookback_seconds", 0.0);
+    mc->lookback_quiet_db = confread_num(rd, m, "lookback_quiet_db", 15.0);
+    if (!rd->bad && !(mc->lookback_seconds == 0.0 ||
+                      (mc->lookback_seconds >= 0.05 && mc->lookback_seconds <= 60.0))) {
+        confread_fail(rd, config_setting_get_member(m, "lookback_seconds"),
+                      "lookback_seconds must be 0 (whole windows) or in [0.05, 60]%s%s", "", "");
+        return;
+    }
+    if (!rd->bad && !(mc->lookback_quiet_db >= 0.0 && mc->lookback_quiet_db <= 120.0)) {
+        confread_fail(rd, config_setting_get_member(m, "lookback_quiet_db"),
+                      "lookback_quiet_db must be in [0, 120]%s%s", "", "");
+        return;
+    }
     if ((th = config_setting_get_member(m, "thresholds"))) {
         /* a list of groups, not label = value: libconfig names must start
          * with a letter, and labels such as "8" do not */

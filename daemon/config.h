@@ -20,6 +20,10 @@ typedef struct {
     char replay[ESD_PATH_MAX];       /* rehearsal clips for fine-tuning; "" = the model
                                         file's name with .replay.safetensors, if present */
     es_detect_config detect;         /* stride_seconds comes from the model */
+    double lookback_seconds;         /* > 0: windows hold only this much of the newest
+                                        audio, then silence (worker.c); 0 whole windows */
+    double lookback_quiet_db;        /* with lookback: a window votes only when its last
+                                        0.1 s is this far under its loudest hop; 0 = always */
     int n_thresholds;                /* per-label thresholds */
     char threshold_label[32][ESD_NAME_MAX];
     float threshold_value[32];

@@ -246,10 +246,11 @@ static int load_replay(esd *d, int i, int rate, es_dataset **ds, char *path, siz
 
 json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *err,
                      size_t errlen) {
-    static const char *const known[] = {"model", "layers", "epochs", "lr", NULL};
+    static const char *const known[] = {"model", "layers", "epochs", "lr", "seed", NULL};
     int i, ok = 1, rate;
     const char *layers = cmd_opt_str(req, "layers", &ok);
-    json_t *je = json_object_get(req, "epochs"), *jl = json_object_get(req, "lr");
+    json_t *je = json_object_get(req, "epochs"), *jl = json_object_get(req, "lr"),
+           *js = json_object_get(req, "seed");
     ft_params p;
     const model_state *st;
     es_model *base;
@@ -273,6 +274,12 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
         if (!json_is_integer(je) || json_integer_value(je) < 1 || json_integer_value(je) > 1000)
             FAIL("bad_argument", "'epochs' must be an integer in [1, 1000]");
         p.epochs = (int)json_integer_value(je);
+    }
+    if (js) {
+        /* which examples are held out and every random draw of the job */
+        if (!json_is_integer(js) || json_integer_value(js) < 0)
+            FAIL("bad_argument", "'seed' must be a non-negative integer");
+        p.seed = (uint64_t)json_integer_value(js);
     }
     if (jl) {
         if (!json_is_number(jl) || !(json_number_value(jl) > 0.0 && json_number_value(jl) <= 1.0))

@@ -55,6 +55,9 @@ void model_state_free(model_state *st);
 const es_model *model_state_model(const model_state *st);
 const char *model_state_path(const model_state *st);
 const char *model_state_sha256(const model_state *st);
+/* Seconds of audio in each window: the model's clip, or less with
+ * lookback_seconds (then the rest of a window is silence). */
+double model_state_audio_seconds(const model_state *st);
 
 int worker_start(worker **w, const char *name, model_state *st, capture *cap, es_ring *ring,
                  worker_event_fn fn, void *user);

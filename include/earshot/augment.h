@@ -90,6 +90,9 @@ double es_speed_quantize(double s);
 typedef struct es_speed_bank es_speed_bank;
 int es_speed_bank_new(es_speed_bank **b, int rate);
 void es_speed_bank_free(es_speed_bank *b);
+/* Drops the converters (they are made again when next used): what follows
+ * no longer depends on what came before (speed.c). */
+void es_speed_bank_reset(es_speed_bank *b);
 /* y[*ny]: x[n] played es_speed_quantize(s) times faster, *ny ≤ cap samples;
  * what es_resample from rate·s to rate gives, to float rounding (but for a
  * clip's first few samples: speed.c). */
