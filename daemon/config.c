@@ -106,8 +106,8 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
                        const char *path) {
     static const char *const keys[] = {"name", "file", "threshold", "thresholds",
                                        "min_count", "average_seconds", "refractory_seconds",
-                                       "energy_gate_db", "replay", "lookback_seconds",
-                                       "lookback_quiet_db", NULL};
+                                       "energy_gate_db", "replay", "stride_seconds",
+                                       "lookback_seconds", "lookback_quiet_db", NULL};
     const config_setting_t *th;
     const char *name, *file;
     confread_keys(rd, m, keys);
@@ -129,6 +129,13 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
     mc->detect.refractory_seconds =
         confread_num(rd, m, "refractory_seconds", mc->detect.refractory_seconds);
     mc->detect.energy_gate_db = confread_num(rd, m, "energy_gate_db", mc->detect.energy_gate_db);
+    mc->stride_seconds = confread_num(rd, m, "stride_seconds", 0.0);
+    if (!rd->bad && !(mc->stride_seconds == 0.0 ||
+                      (mc->stride_seconds >= 0.01 && mc->stride_seconds <= 60.0))) {
+        confread_fail(rd, config_setting_get_member(m, "stride_seconds"),
+                      "stride_seconds must be 0 (the model's own) or in [0.01, 60]%s%s", "", "");
+        return;
+    }
     mc->lookback_seconds = confread_num(rd, m, "lookback_seconds", 0.0);
     mc->lookback_quiet_db = confread_num(rd, m, "lookback_quiet_db", 15.0);
     if (!rd->bad && !(mc->lookback_seconds == 0.0 ||
@@ -166,9 +173,10 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
         }
     }
     if (!rd->bad) {
-        /* the model's own stride is applied at load; 0.25 s stands in here */
+        /* the model's own stride is applied at load; 0.25 s stands in here
+         * when the config does not set one */
         es_detect_config d = mc->detect;
-        d.stride_seconds = 0.25;
+        d.stride_seconds = mc->stride_seconds > 0.0 ? mc->stride_seconds : 0.25;
         if (es_detect_config_check(&d) < 0) {
             char msg[400];
             snprintf(msg, sizeof msg, "%s", es_errmsg());

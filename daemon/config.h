@@ -19,7 +19,9 @@ typedef struct {
     char file[ESD_PATH_MAX];         /* resolved against the config file's folder */
     char replay[ESD_PATH_MAX];       /* rehearsal clips for fine-tuning; "" = the model
                                         file's name with .replay.safetensors, if present */
-    es_detect_config detect;         /* stride_seconds comes from the model */
+    es_detect_config detect;         /* stride_seconds: the model's, or the key below */
+    double stride_seconds;           /* > 0: a window every this often instead of the
+                                        model's own stride_seconds */
     double lookback_seconds;         /* > 0: windows hold only this much of the newest
                                         audio, then silence (worker.c); 0 whole windows */
     double lookback_quiet_db;        /* with lookback: a window votes only when its last

@@ -248,7 +248,7 @@ int model_state_create_model(model_state **out, es_model *model, const char *pat
     const es_feature_desc *d;
     es_shape in;
     es_detect_config dc;
-    double stride_hops;
+    double stride_hops, stride;
     *out = NULL;
     if (!st) {
         snprintf(err, errlen, "out of memory loading '%s'", path);
@@ -269,12 +269,13 @@ int model_state_create_model(model_state **out, es_model *model, const char *pat
     st->F = (size_t)in.h;
     st->T = (size_t)in.w;
     st->clip_seconds = d->clip_seconds;
-    stride_hops = d->stride_seconds * d->sample_rate / d->hop_length;
+    stride = mc->stride_seconds > 0.0 ? mc->stride_seconds : d->stride_seconds;
+    stride_hops = stride * d->sample_rate / d->hop_length;
     st->stride_frames = (size_t)lround(stride_hops);
     if (st->stride_frames < 1) st->stride_frames = 1;
     if (fabs(stride_hops - (double)st->stride_frames) > 1e-6)
         esd_log(ES_LOG_NOTICE, "%s: stride %.4f s is %.2f hops; using %zu", path,
-                d->stride_seconds, stride_hops, st->stride_frames);
+                stride, stride_hops, st->stride_frames);
     dc = mc->detect;
     dc.stride_seconds = (double)st->stride_frames * st->hop / st->rate;
     st->out_cap = 0;

@@ -12,9 +12,10 @@
 #
 # It also holds the digits to their latency: the median of (event offset -
 # the word's end) in stream time, which the default config's lookback
-# windows keep near 0.2 s (seeds 1-3: 0.227, 0.223, 0.181 s; whole windows
-# gave 0.47). Stream time, so the figure does not depend on the machine's
-# speed; bench/daemon_bench.py measures the real-time latency.
+# windows and 0.2 s stride keep near 0.15 s (seeds 1-3: 0.167, 0.187,
+# 0.122 s; whole windows gave 0.46). Stream time, so the figure does not
+# depend on the machine's speed; bench/daemon_bench.py measures the
+# real-time latency.
 #
 # A detection matches a truth event of the same model and label whose span
 # it overlaps; each truth event matches once. Extra detections are false
