@@ -102,6 +102,17 @@ static int level_of(const char *s) {
     return -1;
 }
 
+/* A model's optional seconds key: 0 (absent) means `off`, else [lo, 60]. */
+static double seconds_or_off(confread *rd, const config_setting_t *m, const char *key, double lo,
+                             const char *off) {
+    double v = confread_num(rd, m, key, 0.0);
+    char msg[128];
+    if (rd->bad || v == 0.0 || (v >= lo && v <= 60.0)) return v;
+    snprintf(msg, sizeof msg, "%s must be 0 (%s) or in [%g, 60]", key, off, lo);
+    confread_fail(rd, config_setting_get_member(m, key), "%s%s", msg, "");
+    return 0.0;
+}
+
 static void read_model(confread *rd, const config_setting_t *m, esd_model_config *mc,
                        const char *path) {
     static const char *const keys[] = {"name", "file", "threshold", "thresholds",
@@ -129,21 +140,9 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
     mc->detect.refractory_seconds =
         confread_num(rd, m, "refractory_seconds", mc->detect.refractory_seconds);
     mc->detect.energy_gate_db = confread_num(rd, m, "energy_gate_db", mc->detect.energy_gate_db);
-    mc->stride_seconds = confread_num(rd, m, "stride_seconds", 0.0);
-    if (!rd->bad && !(mc->stride_seconds == 0.0 ||
-                      (mc->stride_seconds >= 0.01 && mc->stride_seconds <= 60.0))) {
-        confread_fail(rd, config_setting_get_member(m, "stride_seconds"),
-                      "stride_seconds must be 0 (the model's own) or in [0.01, 60]%s%s", "", "");
-        return;
-    }
-    mc->lookback_seconds = confread_num(rd, m, "lookback_seconds", 0.0);
+    mc->stride_seconds = seconds_or_off(rd, m, "stride_seconds", 0.01, "the model's own");
+    mc->lookback_seconds = seconds_or_off(rd, m, "lookback_seconds", 0.05, "whole windows");
     mc->lookback_quiet_db = confread_num(rd, m, "lookback_quiet_db", 15.0);
-    if (!rd->bad && !(mc->lookback_seconds == 0.0 ||
-                      (mc->lookback_seconds >= 0.05 && mc->lookback_seconds <= 60.0))) {
-        confread_fail(rd, config_setting_get_member(m, "lookback_seconds"),
-                      "lookback_seconds must be 0 (whole windows) or in [0.05, 60]%s%s", "", "");
-        return;
-    }
     if (!rd->bad && !(mc->lookback_quiet_db >= 0.0 && mc->lookback_quiet_db <= 120.0)) {
         confread_fail(rd, config_setting_get_member(m, "lookback_quiet_db"),
                       "lookback_quiet_db must be in [0, 120]%s%s", "", "");
