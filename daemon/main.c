@@ -259,14 +259,23 @@ static int audio_healthy(esd *d, double *last_stream, double *last_change) {
     return ok;
 }
 
-/* Reload: a model whose file changed (or a new one) is loaded with the new
- * settings; the others get their detection settings and label thresholds. */
+/* Whether two configs of a model cut its windows alike: otherwise a reload
+ * must build the model's stream state anew (worker.c sizes it at load). */
+static int same_windows(const esd_model_config *a, const esd_model_config *b) {
+    return a->stride_seconds == b->stride_seconds && a->lookback_seconds == b->lookback_seconds &&
+           a->lookback_quiet_db == b->lookback_quiet_db;
+}
+
+/* Reload: a model whose file or windows changed (or a new one) is loaded
+ * with the new settings; the others get their detection settings and label
+ * thresholds. */
 static void apply_settings(esd *d, const esd_config *nc) {
     for (int i = 0; i < nc->n_models; i++) {
         const esd_model_config *mc = &nc->models[i];
         int s = esd_slot_index(d, mc->name);
         char err[1024];
-        if (s < 0 || strcmp(d->slots[s].cfg.file, mc->file) != 0) {
+        if (s < 0 || strcmp(d->slots[s].cfg.file, mc->file) != 0 ||
+            !same_windows(&d->slots[s].cfg, mc)) {
             if (esd_load_model(d, mc->name, mc->file, mc, err, sizeof err) < 0)
                 esd_log(ES_LOG_ERR, "reload: model '%s': %s", mc->name, err);
             continue;

@@ -2,7 +2,8 @@
  * (READY, STATUS, WATCHDOG, STOPPING), the control socket under bad input
  * (invalid JSON, unknown commands, wrong types, a 10 MB line, 200 clients,
  * a subscriber that never reads, an unprivileged peer), a corrupt `load`
- * that leaves the old model detecting, SIGHUP, and a clean SIGTERM; then
+ * that leaves the old model detecting, SIGHUP (a changed lookback_seconds
+ * takes effect), and a clean SIGTERM; then
  * socket activation through systemd-socket-activate.
  *
  * Usage: test_daemon EARSHOTD SOURCE_DIR
@@ -162,7 +163,8 @@ static long windows_of(const char *model) {
     return strtol(p + 10, NULL, 10);
 }
 
-static void write_config(const char *src) {
+/* digits_extra: more settings of the digits model ("" for none) */
+static void write_config(const char *src, const char *digits_extra) {
     char path[400];
     FILE *f;
     snprintf(path, sizeof path, "%s/earshotd.conf", dir);
@@ -175,9 +177,9 @@ static void write_config(const char *src) {
             "socket = { path = \"%s\"; max_clients = 64; client_queue = 16; };\n"
             "log_level = \"warning\";\n"
             "models = ( { name = \"digits\"; file = \"%s/models/digits.safetensors\";\n"
-            "             thresholds = ( { label = \"8\"; threshold = 0.75; } ); },\n"
+            "             thresholds = ( { label = \"8\"; threshold = 0.75; } ); %s },\n"
             "           { name = \"catdog\"; file = \"%s/models/catdog.safetensors\"; } );\n",
-            src, sock_path, src, src);
+            src, sock_path, src, digits_extra, src);
     fclose(f);
 }
 
@@ -446,7 +448,7 @@ int main(int argc, char **argv) {
     snprintf(sock_path, sizeof sock_path, "%s/control.sock", dir);
     snprintf(notify_path, sizeof notify_path, "%s/notify", dir);
     snprintf(conf, sizeof conf, "%s/earshotd.conf", dir);
-    write_config(argv[2]);
+    write_config(argv[2], "");
     signal(SIGPIPE, SIG_IGN);
 
     notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -482,10 +484,14 @@ int main(int argc, char **argv) {
     unprivileged();
     corrupt_load(argv[2]);
 
-    /* SIGHUP re-reads the config and goes on */
+    /* SIGHUP re-reads the config and goes on; a model whose windows the
+     * new config cuts differently is loaded again with them */
+    CHECK(expect_reply("{\"cmd\":\"models\"}", "\"audio_seconds\":1.0,"));
+    write_config(argv[2], "lookback_seconds = 0.5;");
     kill(pid, SIGHUP);
     usleep(300000);
     CHECK(expect_reply("{\"cmd\":\"status\"}", "\"ok\":true"));
+    CHECK(expect_reply("{\"cmd\":\"models\"}", "\"audio_seconds\":0.5,"));
     CHECK(await_notify("WATCHDOG=1", 5.0));
 
     kill(pid, SIGTERM);
