@@ -444,7 +444,10 @@ static void copy_thresholds(worker *w) {
 
 static void apply_mail(worker *w, double now_stream) {
     pthread_mutex_lock(&w->lock);
-    if (w->pending) {
+    /* one retired model at a time: while main has not yet collected the last
+     * one (on its next tick), a newer model waits, instead of overwriting
+     * and leaking it (two swaps within a tick: a load, then a reload) */
+    if (w->pending && !w->retired) {
         model_state *old = w->st;
         w->st = w->pending;
         w->pending = NULL;

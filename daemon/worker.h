@@ -64,9 +64,10 @@ int worker_start(worker **w, const char *name, model_state *st, capture *cap, es
 void worker_stop(worker *w);            /* joins and frees, models included */
 const char *worker_name(const worker *w);
 
-/* Hands a prepared model over; the worker swaps it in between two windows.
- * Returns the model it replaced once swapped (NULL while pending): main
- * calls worker_collect to free retired models. */
+/* Hands a prepared model over; the worker swaps it in between two windows,
+ * once main has collected the model the previous swap retired (so a second
+ * swap may wait for main's next tick). worker_collect returns the model a
+ * swap replaced (NULL while none is waiting): main frees it. */
 void worker_swap(worker *w, model_state *st);
 model_state *worker_collect(worker *w);
 
