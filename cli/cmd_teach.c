@@ -362,9 +362,11 @@ int cmd_finetune(int argc, char **argv) {
         json_object_set_new(req, "lr", json_real(v));
     }
     if (f.seed) {
-        long long v = strtoll(f.seed, &end, 10);
-        if (*end || !*f.seed || v < 0) {
-            cli_error("finetune", "--seed: '%s' is not a non-negative integer", f.seed);
+        long long v;
+        errno = 0;
+        v = strtoll(f.seed, &end, 10);
+        if (*end || !*f.seed || v < 0 || errno == ERANGE) {
+            cli_error("finetune", "--seed: '%s' is not a non-negative 64-bit integer", f.seed);
             json_decref(req);
             return CLI_USAGE;
         }

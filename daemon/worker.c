@@ -695,7 +695,8 @@ int worker_predict(worker *w, float *out, int cap, double *t_end) {
 int worker_set_detect(worker *w, const es_detect_config *dc) {
     es_detect_config c = *dc;
     int rc;
-    /* the stride is the model's, whatever the caller's copy says */
+    /* the stride is fixed at load (the model's, or the config's
+     * stride_seconds), whatever the caller's copy says */
     pthread_mutex_lock(&w->lock);
     c.stride_seconds = w->detect.stride_seconds;
     pthread_mutex_unlock(&w->lock);
