@@ -105,7 +105,7 @@ models: build test-deps
 	scripts/make-training-voices.sh $(BUILD)/voices
 	$(BUILD)/bin/earshot train --config conf/recipes/digits.cfg --val-groups none --out models/digits.safetensors
 	$(BUILD)/bin/earshot train --config conf/recipes/digits.cfg --val-groups none --data ../shared/data/fsdd \
-	    --replay-out models/digits.replay.safetensors --replay-only
+	    --replay-out models/digits.replay.safetensors --replay-per-class 50 --replay-only
 	$(BUILD)/bin/earshot train --config conf/recipes/catdog.cfg --val-groups none --out models/catdog.safetensors \
 	    --replay-out models/catdog.replay.safetensors --replay-per-class 10
 	$(BUILD)/bin/earshot train --config conf/recipes/catdog-seed.cfg --val-groups none --out models/catdog-seed.safetensors

@@ -15,6 +15,7 @@
 #include "client.h"
 #include "earshot/audio.h"
 #include "earshot/error.h"
+#include "earshot/train.h"
 
 /* ---- example ------------------------------------------------------------------ */
 
@@ -228,7 +229,7 @@ int cmd_example(int argc, char **argv) {
 /* ---- finetune ----------------------------------------------------------------- */
 
 static const char finetune_help[] =
-    "usage: earshot finetune --model NAME [--layers head|all] [--epochs N] [--lr X] [--seed N]\n"
+    "usage: earshot finetune --model NAME [--layers all|top|head] [--epochs N] [--lr X] [--seed N]\n"
     "                        [--wait]\n"
     "       earshot finetune --model NAME --status | --cancel\n"
     "\n"
@@ -238,7 +239,9 @@ static const char finetune_help[] =
     "progress and returns when the job ends: 0 when the new model was taken, 1\n"
     "when it was not (the reason is printed). --status and --cancel ask about or\n"
     "stop a running job. --seed picks the held-out examples and every random draw\n"
-    "of the job (default 1: the same examples give the same model).\n"
+    "of the job (default 1: the same examples give the same model). --layers says\n"
+    "which layers learn: all, top (the last convolution block and the head) or\n"
+    "head (the final linear layers); the daemon's finetune.layers by default.\n"
     "  --socket PATH   the daemon's control socket\n";
 
 typedef struct {
@@ -336,8 +339,8 @@ int cmd_finetune(int argc, char **argv) {
     }
     req = json_pack("{s:s, s:s}", "cmd", "finetune", "model", o.model);
     if (f.layers) {
-        if (strcmp(f.layers, "head") && strcmp(f.layers, "all")) {
-            cli_error("finetune", "--layers: '%s' is not head or all", f.layers);
+        if (es_layers_parse(f.layers) < 0) {
+            cli_error("finetune", "--layers: '%s' is not all, top or head", f.layers);
             json_decref(req);
             return CLI_USAGE;
         }

@@ -400,6 +400,12 @@ int es_net_head_start(const es_net *net) {
     return first_linear;
 }
 
+int es_net_top_start(const es_net *net) {
+    for (int i = net->n_layers - 1; i >= 0; i--)
+        if (net->layers[i].spec.type == ES_LAYER_CONV2D) return i;
+    return es_net_head_start(net);
+}
+
 int es_net_freeze_before(es_net *net, int first) {
     if (first < 0 || first >= net->n_layers)
         return es__fail(ES_EINVAL, "cannot freeze before layer %d of %d", first, net->n_layers);

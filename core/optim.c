@@ -94,6 +94,52 @@ int es_optimizer_anchor(es_optimizer *o) {
 
 es_opt_state *es_optimizer_state(es_optimizer *o) { return &o->st; }
 
+/* Adam's constants for one step, copied out of the config so that the
+ * loops below see no store that could alias them and vectorize. */
+typedef struct {
+    float lr, wd, b1, b2, eps, step_size, sqrt_bc2;
+} adam_coef;
+
+/* The moments and the update of one element, as torch.optim.Adam has them. */
+#define ADAM_UPDATE(d)                                                                    \
+    do {                                                                                  \
+        m[i] = k.b1 * m[i] + (1.0f - k.b1) * (d);                                         \
+        v[i] = k.b2 * v[i] + (1.0f - k.b2) * (d) * (d);                                   \
+        p[i] -= k.step_size * m[i] / (sqrtf(v[i]) / k.sqrt_bc2 + k.eps);                  \
+    } while (0)
+
+/* AdamW decaying towards a[n] (L2-SP); p, m, v, g: [n]. */
+ES__HOT static void adamw_anchored(float *restrict p, float *restrict m, float *restrict v,
+                                   const float *restrict g, const float *restrict a, size_t n,
+                                   const adam_coef *kp) {
+    const adam_coef k = *kp;
+    for (size_t i = 0; i < n; i++) {
+        p[i] -= k.lr * k.wd * (p[i] - a[i]);
+        ADAM_UPDATE(g[i]);
+    }
+}
+
+/* AdamW decaying towards 0; p, m, v, g: [n]. */
+ES__HOT static void adamw_step(float *restrict p, float *restrict m, float *restrict v,
+                               const float *restrict g, size_t n, const adam_coef *kp) {
+    const adam_coef k = *kp;
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= 1.0f - k.lr * k.wd;
+        ADAM_UPDATE(g[i]);
+    }
+}
+
+/* Adam with L2 in the gradient (towards a[n], or 0 when a is NULL). */
+static void adam_step(float *restrict p, float *restrict m, float *restrict v,
+                      const float *restrict g, const float *restrict a, size_t n,
+                      const adam_coef *kp) {
+    const adam_coef k = *kp;
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + k.wd * (a ? p[i] - a[i] : p[i]);
+        ADAM_UPDATE(d);
+    }
+}
+
 int es_optimizer_step(es_optimizer *o) {
     const es_opt_config *c = &o->cfg;
     const es_net *net = o->net;
@@ -131,22 +177,15 @@ int es_optimizer_step(es_optimizer *o) {
         case ES_OPT_ADAM:
         case ES_OPT_ADAMW: {
             /* torch: p -= lr/bc1 · m / (√v/√bc2 + eps) */
-            float step_size = (float)(c->lr / bc1);
-            float sqrt_bc2 = (float)sqrt(bc2);
-            int decoupled = c->kind == ES_OPT_ADAMW;
+            adam_coef k = {c->lr, c->weight_decay, c->beta1, c->beta2, c->eps,
+                           (float)(c->lr / bc1), (float)sqrt(bc2)};
             const float *a = o->anchor ? o->anchor + (t->grad - gbase) : NULL;
-            for (size_t k = 0; k < t->numel; k++) {
-                float d = g[k];
-                if (decoupled && a)
-                    p[k] -= c->lr * c->weight_decay * (p[k] - a[k]);
-                else if (decoupled)
-                    p[k] *= 1.0f - c->lr * c->weight_decay;
-                else
-                    d += c->weight_decay * (a ? p[k] - a[k] : p[k]);
-                m[k] = c->beta1 * m[k] + (1.0f - c->beta1) * d;
-                v[k] = c->beta2 * v[k] + (1.0f - c->beta2) * d * d;
-                p[k] -= step_size * m[k] / (sqrtf(v[k]) / sqrt_bc2 + c->eps);
-            }
+            if (c->kind == ES_OPT_ADAMW && a)
+                adamw_anchored(p, m, v, g, a, t->numel, &k);
+            else if (c->kind == ES_OPT_ADAMW)
+                adamw_step(p, m, v, g, t->numel, &k);
+            else
+                adam_step(p, m, v, g, a, t->numel, &k);
             break;
         }
         }

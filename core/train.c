@@ -30,6 +30,18 @@ es_train_config es_train_defaults(void) {
     return c;
 }
 
+static const char *const layer_names[] = {"all", "top", "head"};
+
+const char *es_layers_name(es_layers l) {
+    return (unsigned)l < sizeof layer_names / sizeof *layer_names ? layer_names[l] : NULL;
+}
+
+int es_layers_parse(const char *name) {
+    for (size_t i = 0; name && i < sizeof layer_names / sizeof *layer_names; i++)
+        if (strcmp(name, layer_names[i]) == 0) return (int)i;
+    return -1;
+}
+
 static size_t split_index(es_split s, size_t i) { return s.idx ? s.idx[i] : i; }
 
 /* Dataset label k → model label index, by name. */
@@ -438,7 +450,10 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     if ((rc = es_model_instantiate(model, B, ES_NET_TRAIN, &net)) < 0) goto out;
     es_net_seed(net, cfg->seed);
     if (cfg->threads > 1 && (rc = es_net_set_threads(net, cfg->threads)) < 0) goto out;
-    if (cfg->head_only && (rc = es_net_freeze_before(net, es_net_head_start(net))) < 0) goto out;
+    if (cfg->layers != ES_LAYERS_ALL &&
+        (rc = es_net_freeze_before(net, cfg->layers == ES_LAYERS_TOP ? es_net_top_start(net)
+                                                                      : es_net_head_start(net))) < 0)
+        goto out;
     if ((rc = es_optimizer_create(&opt, net, &cfg->opt)) < 0) goto out;
     if (cfg->anchored && (rc = es_optimizer_anchor(opt)) < 0) goto out;
     steps = (train.n + (size_t)B - 1) / (size_t)B;

@@ -27,8 +27,8 @@ void esd_config_defaults(esd_config *c) {
     c->clips_max_mb = 100.0;
     c->log_level = ES_LOG_INFO;
     c->ft_epochs = 30;
-    c->ft_lr = 2e-3;
-    c->ft_head_only = 0;
+    c->ft_lr = 3e-3;
+    c->ft_layers = ES_LAYERS_TOP;
     c->ft_holdout = 0.2;
     c->ft_max_examples = 2000;
     c->ft_max_example_seconds = 30.0;
@@ -292,10 +292,11 @@ int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
         c->ft_max_example_seconds =
             confread_num(&rd, g, "max_example_seconds", c->ft_max_example_seconds);
         if ((s = confread_str(&rd, g, "layers", NULL))) {
-            if (strcmp(s, "head") == 0) c->ft_head_only = 1;
-            else if (strcmp(s, "all") == 0) c->ft_head_only = 0;
+            int l = es_layers_parse(s);
+            if (l >= 0) c->ft_layers = (es_layers)l;
             else confread_fail(&rd, config_setting_get_member(g, "layers"),
-                               "finetune.layers must be \"head\" or \"all\", not \"%s\"%s", s, "");
+                               "finetune.layers must be \"all\", \"top\" or \"head\", not \"%s\"%s",
+                               s, "");
         }
         if (!rd.bad && (c->ft_epochs < 1 || c->ft_epochs > 1000 || !(c->ft_lr > 0.0 && c->ft_lr <= 1.0) ||
                         !(c->ft_holdout >= 0.0 && c->ft_holdout <= 0.5) || c->ft_max_examples < 1 ||

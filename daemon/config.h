@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "earshot/detect.h"
+#include "earshot/train.h"
 
 #define ESD_MAX_MODELS 8
 #define ESD_NAME_MAX 64
@@ -59,7 +60,7 @@ typedef struct {
     char allowed_dirs[8][ESD_PATH_MAX];
     int ft_epochs;                   /* fine-tuning defaults a request may override */
     double ft_lr;
-    int ft_head_only;
+    es_layers ft_layers;
     double ft_holdout;               /* share of each label's examples validated on */
     int ft_max_examples;             /* per model */
     double ft_max_example_seconds;

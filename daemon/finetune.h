@@ -22,11 +22,12 @@
 #include <stdint.h>
 #include "earshot/dataset.h"
 #include "earshot/model.h"
+#include "earshot/train.h"
 
 typedef struct {
     int epochs;
     double lr;
-    int head_only;       /* only the trailing linear layers learn */
+    es_layers layers;    /* which layers learn */
     double holdout;      /* share of each label's clips held out to validate */
     uint64_t seed;
 } ft_params;
@@ -41,7 +42,10 @@ typedef struct {
     int ok;              /* the job ran to the end */
     int accepted;        /* and its model is better on the held-out clips */
     int cancelled;
-    double acc_before, acc_after;   /* on the held-out clips; -1 when none */
+    double acc_before, acc_after;   /* on the held-out clips, the mean of the two
+                                       groups below; -1 when none */
+    double group_before[2], group_after[2]; /* of the new examples [0] and the
+                                               replayed clips [1]; -1: none */
     int n_train, n_val, n_examples, n_replay;
     double seconds;
     char added[512];     /* labels the model gained, comma-separated */

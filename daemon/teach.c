@@ -264,12 +264,12 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
              d->job_model);
     p.epochs = d->cfg.ft_epochs;
     p.lr = d->cfg.ft_lr;
-    p.head_only = d->cfg.ft_head_only;
+    p.layers = d->cfg.ft_layers;
     p.holdout = d->cfg.ft_holdout;
     p.seed = 1;
-    if (!ok || (layers && strcmp(layers, "head") != 0 && strcmp(layers, "all") != 0))
-        FAIL("bad_argument", "'layers' must be \"head\" or \"all\"");
-    if (layers) p.head_only = strcmp(layers, "head") == 0;
+    if (!ok || (layers && es_layers_parse(layers) < 0))
+        FAIL("bad_argument", "'layers' must be \"all\", \"top\" or \"head\"");
+    if (layers) p.layers = (es_layers)es_layers_parse(layers);
     if (je) {
         if (!json_is_integer(je) || json_integer_value(je) < 1 || json_integer_value(je) > 1000)
             FAIL("bad_argument", "'epochs' must be an integer in [1, 1000]");
@@ -322,10 +322,10 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
         snprintf(d->job_model, sizeof d->job_model, "%s", d->slots[i].cfg.name);
         snprintf(d->job_sha, sizeof d->job_sha, "%s", model_state_sha256(st));
         esd_log(ES_LOG_NOTICE, "model '%s': fine-tuning (%s layers, %d epochs, lr %g) on %zu "
-                "examples and %zu replayed clips", d->job_model, p.head_only ? "head" : "all",
+                "examples and %zu replayed clips", d->job_model, es_layers_name(p.layers),
                 p.epochs, p.lr, n_ex, n_rp);
         json_t *job = json_pack("{s:s, s:s, s:i, s:f, s:I, s:I}", "model", d->job_model,
-                                "layers", p.head_only ? "head" : "all", "epochs", p.epochs,
+                                "layers", es_layers_name(p.layers), "epochs", p.epochs,
                                 "lr", p.lr, "examples", (json_int_t)n_ex, "replay",
                                 (json_int_t)n_rp);
         if (job && rpath[0])
@@ -482,6 +482,18 @@ static void finish_job(esd *d) {
                    "cancelled", r.cancelled, "accuracy_before", r.acc_before, "accuracy_after",
                    r.acc_after, "train", r.n_train, "validation", r.n_val, "seconds", r.seconds);
     if (!ev) return;
+    {
+        /* the two halves of the held-out score (absent when nothing was held out) */
+        static const char *const keys[2][2] = {
+            {"examples_accuracy_before", "examples_accuracy_after"},
+            {"replay_accuracy_before", "replay_accuracy_after"}};
+        for (int g = 0; g < 2; g++) {
+            if (r.group_before[g] >= 0.0)
+                json_object_set_new(ev, keys[g][0], json_real(r.group_before[g]));
+            if (r.group_after[g] >= 0.0)
+                json_object_set_new(ev, keys[g][1], json_real(r.group_after[g]));
+        }
+    }
     /* a reason quoting a file name may not be UTF-8: the event goes out
      * regardless, since clients wait for it (earshot finetune --wait) */
     json_object_set_new(ev, "added_labels", esd_json_string_or(r.added, ""));

@@ -209,6 +209,20 @@ static void frozen_head_anchor(void) {
         CHECK(t == ES_LAYER_LINEAR || t == ES_LAYER_RELU || t == ES_LAYER_DROPOUT ||
               t == ES_LAYER_FLATTEN);
     }
+    /* the top: the last convolution, with only its block and the head after it */
+    {
+        int top = es_net_top_start(net);
+        CHECK(top >= 0 && top < head);
+        CHECK_EQ_INT(es_net_layer(net, top)->type, ES_LAYER_CONV2D);
+        for (int i = top + 1; i < head; i++) CHECK(es_net_layer(net, i)->type != ES_LAYER_CONV2D);
+    }
+    CHECK_EQ_INT(es_layers_parse("top"), ES_LAYERS_TOP);
+    CHECK_EQ_INT(es_layers_parse("head"), ES_LAYERS_HEAD);
+    CHECK_EQ_INT(es_layers_parse("all"), ES_LAYERS_ALL);
+    CHECK_EQ_INT(es_layers_parse("most"), -1);
+    CHECK_EQ_INT(es_layers_parse(NULL), -1);
+    CHECK(strcmp(es_layers_name(ES_LAYERS_TOP), "top") == 0);
+    CHECK(es_layers_name((es_layers)7) == NULL);
     /* everything frozen but the last layer: a training forward of a model
      * without dropout in the head equals inference */
     CHECK_RC(es_net_freeze_before(net, es_net_num_layers(net) - 1), 0);

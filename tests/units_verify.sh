@@ -38,7 +38,7 @@ check_bad 's/^history_events = 1000;/history_events = = 1000;/' "bad.conf:[0-9]*
 check_bad 's/^    threshold = 0.8;/    thresholds = ( { label = "8"; threshold = 2.0; } );/' "a threshold needs a label and a threshold in \[0, 1\]"
 check_bad 's/^    threshold = 0.8;/    thresholds = { x = 0.5; };/' "'thresholds' must be a list"
 # teaching keys
-check_bad 's/^  layers = "all"; /  layers = "most";/' 'finetune.layers must be "head" or "all"'
+check_bad 's/^  layers = "top"; /  layers = "most";/' 'finetune.layers must be "all", "top" or "head"'
 check_bad 's/^  epochs = 30;/  epochs = 0;/' "finetune: epochs in \[1, 1000\]"
 check_bad 's/^  allowed_dirs = \[\];/  allowed_dirs = [1, 2];/' "finetune.allowed_dirs holds folder names"
 check_bad 's/^  holdout = 0.2; /  holdout_share = 0.2;/' "unknown setting 'holdout_share' in 'finetune'"

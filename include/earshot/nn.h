@@ -152,6 +152,9 @@ int es_net_first_trainable(const es_net *net);
 /* Where the head starts: the first of the trailing linear layers (with the
  * ReLUs, dropouts and flatten among them), for fine-tuning only the head. */
 int es_net_head_start(const es_net *net);
+/* Where the top starts: the last convolution (with its batch norm, ReLU and
+ * pooling and the head after it); the head's start when there is none. */
+int es_net_top_start(const es_net *net);
 
 /* x: [B, C, H, W] contiguous, finite (ES_EINVAL names a NaN or infinity),
  * 1 ≤ B ≤ max_batch. ES_MODE_TRAIN uses batch

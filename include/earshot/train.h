@@ -34,6 +34,19 @@ extern "C" {
 
 #define ES_BACKGROUND_LABEL "background"
 
+/* Which layers learn; the layers before them are frozen and run as at
+ * inference (es_net_freeze_before). */
+typedef enum {
+    ES_LAYERS_ALL = 0, /* every layer */
+    ES_LAYERS_TOP,     /* the last convolution onwards (its block and the head) */
+    ES_LAYERS_HEAD     /* the trailing linear layers only */
+} es_layers;
+
+/* "all", "top", "head"; NULL for anything else. */
+const char *es_layers_name(es_layers l);
+/* The es_layers a name stands for, or -1. */
+int es_layers_parse(const char *name);
+
 typedef struct {
     int epochs, batch, threads;
     es_opt_config opt;
@@ -50,8 +63,7 @@ typedef struct {
     const char *resume;          /* a checkpoint to go on from (may be NULL): the same
                                     recipe, data, epochs, batch and seed, and the run
                                     continues bit for bit as if never stopped */
-    int head_only;               /* train only the trailing linear layers (fine-tuning);
-                                    the layers before run as at inference */
+    es_layers layers;            /* which layers learn (fine-tuning trains fewer) */
     int anchored;                /* weight decay pulls towards the model's starting
                                     weights, not 0 (es_optimizer_anchor): fine-tuning */
     int prefetch;                /* make the next batch on a helper thread while the
