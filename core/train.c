@@ -257,10 +257,12 @@ typedef struct {
     int started;
     int want, slot, busy, quit, rc; /* under lock */
     char err[256];             /* the helper's es_errmsg() when rc < 0 */
+    void *user;                /* the run's callback user, for cfg->helper_start */
 } prefetcher;
 
 static void *prefetch_main(void *arg) {
     prefetcher *p = arg;
+    if (p->e->cfg->helper_start) p->e->cfg->helper_start(p->user);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         int slot, rc;
@@ -302,9 +304,10 @@ static int prefetch_wait(prefetcher *p) {
 }
 
 static int prefetch_start(prefetcher *p, example_maker *e, int B, float *x0, int *l0, float *x1,
-                          int *l1) {
+                          int *l1, void *user) {
     memset(p, 0, sizeof *p);
     p->e = e;
+    p->user = user;
     p->B = B;
     p->x[0] = x0;
     p->x[1] = x1;
@@ -461,7 +464,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     if (cfg->resume && (rc = resume(cfg, model, net, best, opt, train.n, &e.rng, &first_epoch,
                                     &step_no, &best_acc)) < 0)
         goto out;
-    if (nbuf == 2 && (rc = prefetch_start(&pf, &e, B, xs[0], ls[0], xs[1], ls[1])) < 0) goto out;
+    if (nbuf == 2 && (rc = prefetch_start(&pf, &e, B, xs[0], ls[0], xs[1], ls[1], user)) < 0) goto out;
 
     for (int epoch = first_epoch; epoch <= cfg->epochs; epoch++) {
         es_train_progress p;

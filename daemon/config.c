@@ -31,6 +31,7 @@ void esd_config_defaults(esd_config *c) {
     c->ft_layers = ES_LAYERS_TOP;
     c->ft_holdout = 0.2;
     c->ft_max_examples = 2000;
+    c->ft_threads = 2;
     c->ft_max_example_seconds = 30.0;
 }
 
@@ -188,7 +189,8 @@ int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
     static const char *const top[] = {"input", "socket", "history_events", "clips", "log_level",
                                       "models", "state_dir", "finetune", NULL};
     static const char *const ft_keys[] = {"allowed_dirs", "epochs", "lr", "layers", "holdout",
-                                          "max_examples", "max_example_seconds", NULL};
+                                          "max_examples", "max_example_seconds", "threads",
+                                          NULL};
     static const char *const input_keys[] = {"source", "rate", "pace", "loop",
                                              "history_seconds", NULL};
     static const char *const socket_keys[] = {"path", "group", "max_clients", "max_line",
@@ -289,6 +291,7 @@ int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
         c->ft_lr = confread_num(&rd, g, "lr", c->ft_lr);
         c->ft_holdout = confread_num(&rd, g, "holdout", c->ft_holdout);
         c->ft_max_examples = confread_int(&rd, g, "max_examples", c->ft_max_examples);
+        c->ft_threads = confread_int(&rd, g, "threads", c->ft_threads);
         c->ft_max_example_seconds =
             confread_num(&rd, g, "max_example_seconds", c->ft_max_example_seconds);
         if ((s = confread_str(&rd, g, "layers", NULL))) {
@@ -301,10 +304,11 @@ int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
         if (!rd.bad && (c->ft_epochs < 1 || c->ft_epochs > 1000 || !(c->ft_lr > 0.0 && c->ft_lr <= 1.0) ||
                         !(c->ft_holdout >= 0.0 && c->ft_holdout <= 0.5) || c->ft_max_examples < 1 ||
                         c->ft_max_examples > 100000 || !(c->ft_max_example_seconds >= 0.1 &&
-                                                          c->ft_max_example_seconds <= 600.0)))
+                                                          c->ft_max_example_seconds <= 600.0) ||
+                        c->ft_threads < 1 || c->ft_threads > 2))
             confread_fail(&rd, g, "finetune: epochs in [1, 1000], lr in (0, 1], holdout in "
                           "[0, 0.5], max_examples in [1, 100000], max_example_seconds in "
-                          "[0.1, 600]%s%s", "", "");
+                          "[0.1, 600], threads 1 or 2%s%s", "", "");
     }
     if ((s = confread_str(&rd, root, "log_level", NULL)) && (c->log_level = level_of(s)) < 0)
         confread_fail(&rd, config_setting_get_member(root, "log_level"),

@@ -63,6 +63,7 @@ typedef struct {
     es_layers ft_layers;
     double ft_holdout;               /* share of each label's examples validated on */
     int ft_max_examples;             /* per model */
+    int ft_threads;                  /* 2: the next batch is made on a second thread */
     double ft_max_example_seconds;
     /* models */
     int n_models;

@@ -28,6 +28,7 @@ typedef struct {
     int epochs;
     double lr;
     es_layers layers;    /* which layers learn */
+    int threads;         /* 1, or 2: batches made on a second thread */
     double holdout;      /* share of each label's clips held out to validate */
     uint64_t seed;
 } ft_params;

@@ -265,6 +265,7 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
     p.epochs = d->cfg.ft_epochs;
     p.lr = d->cfg.ft_lr;
     p.layers = d->cfg.ft_layers;
+    p.threads = d->cfg.ft_threads;
     p.holdout = d->cfg.ft_holdout;
     p.seed = 1;
     if (!ok || (layers && es_layers_parse(layers) < 0))

@@ -39,6 +39,7 @@ check_bad 's/^    threshold = 0.8;/    thresholds = ( { label = "8"; threshold =
 check_bad 's/^    threshold = 0.8;/    thresholds = { x = 0.5; };/' "'thresholds' must be a list"
 # teaching keys
 check_bad 's/^  layers = "top"; /  layers = "most";/' 'finetune.layers must be "all", "top" or "head"'
+check_bad 's/^  threads = 2;/  threads = 3;/' 'threads 1 or 2'
 check_bad 's/^  epochs = 30;/  epochs = 0;/' "finetune: epochs in \[1, 1000\]"
 check_bad 's/^  allowed_dirs = \[\];/  allowed_dirs = [1, 2];/' "finetune.allowed_dirs holds folder names"
 check_bad 's/^  holdout = 0.2; /  holdout_share = 0.2;/' "unknown setting 'holdout_share' in 'finetune'"

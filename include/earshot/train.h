@@ -69,6 +69,8 @@ typedef struct {
     int prefetch;                /* make the next batch on a helper thread while the
                                     network trains on this one (always when threads > 1);
                                     the run is the same bit for bit either way */
+    void (*helper_start)(void *user); /* run first on the batch-making thread, with the
+                                    callback's user (may be NULL): its priority, say */
     int (*cancel)(void *user);   /* asked between batches with the callback's user;
                                     nonzero stops the run with ES_ECANCELED (may be NULL) */
 } es_train_config;
