@@ -95,6 +95,8 @@ void server_send(esd *d, client *c, json_t *o);
 /* Sends an event to every subscriber it matches. */
 void server_broadcast(esd *d, const char *model, const char *label, json_t *ev, int posteriors);
 void server_free_clients(esd *d);
+/* Frees the clients a broadcast found gone; after each epoll batch. */
+void server_reap(esd *d);
 int client_privileged(const client *c);
 uint64_t client_missed(const client *c);
 void client_subscribe(esd *d, client *c, const char *model, const char *label, double post_hz);

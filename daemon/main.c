@@ -550,6 +550,7 @@ static int run(esd *d) {
                 server_on_client(d, tag, evs[i].events);
             }
         }
+        server_reap(d);
         if (got_stop) d->want_stop = 1;
         if (got_reload) {
             got_reload = 0;

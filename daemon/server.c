@@ -43,6 +43,8 @@ struct client {
     size_t out_bytes;
     uint64_t missed;            /* events dropped for this client */
     int closing;                /* close once the queue is written */
+    int dead;                   /* gone, freed by server_reap: the epoll batch being
+                                   handled may still hold events that point here */
     /* subscription */
     int subscribed;
     char sub_model[ESD_NAME_MAX], sub_label[ES_LABEL_MAX];
@@ -239,7 +241,9 @@ void server_broadcast(esd *d, const char *model, const char *label, json_t *ev, 
     int si = esd_slot_index(d, model);
     for (client *c = d->clients, *next; c; c = next) {
         next = c->next;
-        if (!c->subscribed || (c->sub_model[0] && strcmp(c->sub_model, model) != 0)) continue;
+        if (c->dead || !c->subscribed ||
+            (c->sub_model[0] && strcmp(c->sub_model, model) != 0))
+            continue;
         if (posteriors) {
             /* at most post_hz per model */
             if (c->post_hz <= 0.0 || si < 0 || t - c->post_last[si] < 1.0 / c->post_hz) continue;
@@ -261,9 +265,20 @@ void server_broadcast(esd *d, const char *model, const char *label, json_t *ev, 
             enqueue(d, c, note, (size_t)k, 1);
         }
         enqueue(d, c, s, n, 1);
-        if (flush_out(d, c) < 0) drop_client(d, c);
+        /* not freed here: a broadcast runs from another event of the same
+         * epoll batch (a worker's, or another client's command), and an
+         * event of this client later in that batch would then use it after
+         * free (seen: "double free" when a subscriber hung up) */
+        if (flush_out(d, c) < 0) c->dead = 1;
     }
     free(s);
+}
+
+void server_reap(esd *d) {
+    for (client *c = d->clients, *next; c; c = next) {
+        next = c->next;
+        if (c->dead) drop_client(d, c);
+    }
 }
 
 void server_on_listen(esd *d) {
@@ -328,6 +343,7 @@ static int take_lines(esd *d, client *c) {
 }
 
 void server_on_client(esd *d, client *c, uint32_t events) {
+    if (c->dead) return; /* server_reap frees it after this batch */
     if (events & EPOLLOUT) {
         if (flush_out(d, c) < 0) {
             drop_client(d, c);

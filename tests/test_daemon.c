@@ -497,6 +497,9 @@ int main(int argc, char **argv) {
     kill(pid, SIGTERM);
     CHECK(await_notify("STOPPING=1", 5.0));
     CHECK(wait_exit(pid, 10.0, &status));
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "earshotd ended with %s %d\n", WIFSIGNALED(status) ? "signal" : "status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(access(sock_path, F_OK) != 0); /* its socket removed */
 
