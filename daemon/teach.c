@@ -268,9 +268,12 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
     p.threads = d->cfg.ft_threads;
     p.holdout = d->cfg.ft_holdout;
     p.seed = 1;
-    if (!ok || (layers && es_layers_parse(layers) < 0))
-        FAIL("bad_argument", "'layers' must be \"all\", \"top\" or \"head\"");
-    if (layers) p.layers = (es_layers)es_layers_parse(layers);
+    if (layers) {
+        int l = es_layers_parse(layers);
+        if (l < 0) ok = 0;
+        else p.layers = (es_layers)l;
+    }
+    if (!ok) FAIL("bad_argument", "'layers' must be \"all\", \"top\" or \"head\"");
     if (je) {
         if (!json_is_integer(je) || json_integer_value(je) < 1 || json_integer_value(je) > 1000)
             FAIL("bad_argument", "'epochs' must be an integer in [1, 1000]");
