@@ -1,9 +1,11 @@
 /* bench/bench_nn.c — the CNN engine's speed, for nn_vs_torch.py.
  *
- *   bench_nn MODEL.safetensors infer|train BATCH THREADS REPS
+ *   bench_nn MODEL.safetensors infer|train|top BATCH THREADS REPS
  *
  * Prints one JSON line: median milliseconds per iteration (a forward at
- * inference; forward + backward + Adam step when training), the forward's
+ * inference; forward + backward + Adam step when training; "top" trains
+ * only the last convolution block and the head, as fine-tuning's default
+ * does), the forward's
  * FLOPs per sample (2 per multiply-add of every conv and linear), and
  * OpenBLAS sgemm's peak here (a 1024³ product with THREADS BLAS threads).
  * THREADS is the engine's thread count (es_net_set_threads); OpenBLAS runs
@@ -66,7 +68,7 @@ int main(int argc, char **argv) {
     es_net *net;
     es_optimizer *opt = NULL;
     es_opt_config oc = es_opt_defaults(ES_OPT_ADAM);
-    int train, B, threads, reps, *labels;
+    int train, top, B, threads, reps, *labels;
     float *x;
     double *t;
     size_t n;
@@ -74,10 +76,11 @@ int main(int argc, char **argv) {
     uint32_t seed = 7;
 
     if (argc != 6) {
-        fprintf(stderr, "usage: bench_nn MODEL infer|train BATCH THREADS REPS\n");
+        fprintf(stderr, "usage: bench_nn MODEL infer|train|top BATCH THREADS REPS\n");
         return 2;
     }
-    train = strcmp(argv[2], "train") == 0;
+    top = strcmp(argv[2], "top") == 0;
+    train = top || strcmp(argv[2], "train") == 0;
     B = atoi(argv[3]);
     threads = atoi(argv[4]);
     reps = atoi(argv[5]);
@@ -86,6 +89,7 @@ int main(int argc, char **argv) {
     if (es_model_load(&m, argv[1]) < 0 ||
         es_model_instantiate(m, B, train ? ES_NET_TRAIN : 0, &net) < 0 ||
         es_net_set_threads(net, threads) < 0 ||
+        (top && es_net_freeze_before(net, es_net_top_start(net)) < 0) ||
         (train && es_optimizer_create(&opt, net, &oc) < 0)) {
         fprintf(stderr, "bench_nn: %s\n", es_errmsg());
         return 1;

@@ -134,6 +134,49 @@ out:
     free(ws);
 }
 
+/* White noise is standard normal draws (ziggurat), scaled: over 400,000
+ * draws the mean, the kurtosis and the mass beyond 1, 2, 3 and 3.5
+ * standard deviations match the normal's (2·(1-Φ(k))) within five standard
+ * errors, and two runs of one seed are the same. */
+static void white_noise_is_normal(void) {
+    enum { N = 400000 };
+    static const double tail[4] = {0.317311, 0.0455003, 0.0026998, 4.6525e-4};
+    static const double at[4] = {1.0, 2.0, 3.0, 3.5};
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    double m = 0.0, v = 0.0, k4 = 0.0, beyond[4] = {0};
+    es_rng r;
+    CHECK(x && y);
+    if (!x || !y) goto out;
+    es_rng_seed(&r, 11);
+    es_noise(&r, x, N, 1, 0.0); /* white, RMS 1 */
+    es_rng_seed(&r, 11);
+    es_noise(&r, y, N, 1, 0.0);
+    CHECK_EQ_INT(memcmp(x, y, N * sizeof *x), 0);
+    for (size_t i = 0; i < N; i++) m += x[i];
+    m /= N;
+    for (size_t i = 0; i < N; i++) {
+        double d = x[i] - m;
+        v += d * d;
+        k4 += d * d * d * d;
+    }
+    v /= N;
+    k4 = k4 / N / (v * v);
+    CHECK(fabs(m) < 0.01);   /* standard error 0.0016 */
+    CHECK_NEAR(k4, 3.0, 0.1); /* standard error 0.008 */
+    for (size_t i = 0; i < N; i++)
+        for (int k = 0; k < 4; k++) beyond[k] += fabs(x[i] - m) > at[k] * sqrt(v);
+    for (int k = 0; k < 4; k++) {
+        double p = beyond[k] / N, se = sqrt(tail[k] * (1.0 - tail[k]) / N);
+        if (fabs(p - tail[k]) > 5.0 * se)
+            fprintf(stderr, "beyond %.1f sd: %.6f, the normal's %.6f (%.1f standard errors)\n",
+                    at[k], p, tail[k], (p - tail[k]) / se);
+        CHECK(fabs(p - tail[k]) <= 5.0 * se);
+    }
+out:
+    free(x);
+    free(y);
+}
+
 static void placement(void) {
     enum { CLIP = 1000, N = 300 };
     static float x[N], out[CLIP], ws[4 * CLIP];
@@ -244,6 +287,7 @@ int main(void) {
     stretch_and_warp();
     masks();
     colouring();
+    white_noise_is_normal();
     placement();
     speed_bank();
     CHECK_DONE();

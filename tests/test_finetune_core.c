@@ -274,8 +274,67 @@ static void frozen_head_anchor(void) {
     es_model_free(m);
 }
 
+/* A forward in two pieces is the forward: layers [0, top) then [top, n)
+ * give the same logits bit for bit, at inference and in training with the
+ * layers before top frozen (as fine-tuning's helper thread runs them). */
+static void forward_in_pieces(void) {
+    es_model *m = load();
+    es_net *net = NULL, *ref = NULL;
+    es_shape s = es_model_input_shape(m), ms;
+    size_t n = (size_t)s.c * s.h * s.w, nm;
+    float *x = malloc(4 * n * sizeof *x), *mid = NULL, *whole = NULL;
+    int top, L, K;
+    CHECK(x != NULL);
+    if (!x) goto out;
+    for (size_t i = 0; i < 4 * n; i++) x[i] = (float)sin(0.23 * (double)i);
+    CHECK_RC(es_model_instantiate(m, 4, ES_NET_TRAIN, &net), 0);
+    CHECK_RC(es_model_instantiate(m, 4, 0, &ref), 0);
+    if (!net || !ref) goto out;
+    top = es_net_top_start(net);
+    L = es_net_num_layers(net);
+    K = es_net_num_outputs(net);
+    ms = es_net_layer_output_shape(net, top - 1);
+    nm = (size_t)ms.c * ms.h * ms.w;
+    mid = malloc(4 * nm * sizeof *mid);
+    whole = malloc(4 * (size_t)K * sizeof *whole);
+    CHECK(top > 0 && mid && whole);
+    if (!mid || !whole || top <= 0) goto out;
+    /* at inference */
+    CHECK_RC(es_net_forward(ref, x, 4, ES_MODE_INFER), 0);
+    memcpy(whole, es_net_output(ref), 4 * (size_t)K * sizeof *whole);
+    CHECK_RC(es_net_forward_layers(ref, x, 4, ES_MODE_INFER, 0, top), 0);
+    CHECK(es_net_output(ref) == NULL); /* nothing to backpropagate */
+    CHECK(es_net_activation(ref, top - 1) != NULL);
+    memcpy(mid, es_net_activation(ref, top - 1), 4 * nm * sizeof *mid);
+    CHECK_RC(es_net_forward_layers(ref, mid, 4, ES_MODE_INFER, top, L), 0);
+    CHECK(memcmp(es_net_output(ref), whole, 4 * (size_t)K * sizeof *whole) == 0);
+    /* training the top */
+    CHECK_RC(es_net_freeze_before(net, top), 0);
+    es_net_seed(net, 3);
+    CHECK_RC(es_net_forward(net, x, 4, ES_MODE_TRAIN), 0);
+    memcpy(whole, es_net_output(net), 4 * (size_t)K * sizeof *whole);
+    es_net_seed(net, 3);
+    CHECK_RC(es_net_forward_layers(net, mid, 4, ES_MODE_TRAIN, top, L), 0);
+    CHECK(memcmp(es_net_output(net), whole, 4 * (size_t)K * sizeof *whole) == 0);
+    /* ranges that are not, and a training forward starting past a layer
+     * that learns */
+    CHECK_RC(es_net_forward_layers(net, mid, 4, ES_MODE_TRAIN, top + 1, L), ES_EINVAL);
+    CHECK_RC(es_net_forward_layers(net, x, 4, ES_MODE_INFER, 2, 2), ES_EINVAL);
+    CHECK_RC(es_net_forward_layers(net, x, 4, ES_MODE_INFER, 0, L + 1), ES_EINVAL);
+    CHECK_RC(es_net_forward_layers(net, x, 4, ES_MODE_INFER, -1, L), ES_EINVAL);
+    CHECK(es_net_activation(net, L) == NULL);
+out:
+    es_net_free(net);
+    es_net_free(ref);
+    free(x);
+    free(mid);
+    free(whole);
+    es_model_free(m);
+}
+
 /* Making the next batch on a helper thread (prefetch) trains exactly the
- * model the plain loop trains: same draws, same order, same bytes. */
+ * model the plain loop trains: same draws, same order, same bytes; also
+ * when the helper runs the frozen layers. */
 static void prefetch_same(void) {
     es_model *m = load(), *a = NULL, *b = NULL;
     es_dataset *ds = NULL;
@@ -315,6 +374,26 @@ static void prefetch_same(void) {
     CHECK_RC(es_model_serialize(m, &b0, &l0), 0);
     CHECK(la == lb && memcmp(ba, bb, la) == 0);
     CHECK(la != l0 || memcmp(ba, b0, la) != 0);   /* and it did train */
+    /* with the top learning, the helper also runs the frozen blocks */
+    es_free(ba);
+    es_free(bb);
+    ba = bb = NULL;
+    es_model_free(a);
+    es_model_free(b);
+    a = b = NULL;
+    cfg.layers = ES_LAYERS_TOP;
+    CHECK_RC(es_model_copy(m, &a), 0);
+    CHECK_RC(es_model_copy(m, &b), 0);
+    cfg.prefetch = 0;
+    CHECK_RC(es_train(a, NULL, (es_split){ds, NULL, es_dataset_size(ds)},
+                      (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
+    cfg.prefetch = 1;
+    CHECK_RC(es_train(b, NULL, (es_split){ds, NULL, es_dataset_size(ds)},
+                      (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
+    CHECK_RC(es_model_serialize(a, &ba, &la), 0);
+    CHECK_RC(es_model_serialize(b, &bb, &lb), 0);
+    CHECK(la == lb && memcmp(ba, bb, la) == 0);
+    CHECK(la != l0 || memcmp(ba, b0, la) != 0);
     es_free(ba);
     es_free(bb);
     es_free(b0);
@@ -331,6 +410,7 @@ int main(void) {
     augment_json();
     replay_store();
     frozen_head_anchor();
+    forward_in_pieces();
     prefetch_same();
     CHECK_DONE();
 }

@@ -162,6 +162,20 @@ int es_net_top_start(const es_net *net);
  * running statistics and no dropout. Allocates nothing. */
 int es_net_forward(es_net *net, const float *x, int B, es_mode mode);
 
+/* Layers [from, to) only: x is layer from's input, [B, its input shape]
+ * (es_net_layer_output_shape of layer from-1), and layer to-1's output is
+ * then es_net_activation(net, to - 1). A run that stops short of the last
+ * layer leaves no output to backpropagate. The frozen layers of a
+ * fine-tuning job run so on another thread, into the first trained layer's
+ * input (es_train). */
+int es_net_forward_layers(es_net *net, const float *x, int B, es_mode mode, int from, int to);
+
+/* Layer i's output in the last forward that ran it: [B, its output shape];
+ * valid until the next forward. NULL for a convolution that ran together
+ * with the batch norm after it (at inference, or frozen): its own output is
+ * never made; the batch norm's is. */
+const float *es_net_activation(const es_net *net, int i);
+
 /* Logits of the last forward: [B, n_outputs]. */
 const float *es_net_output(const es_net *net);
 
