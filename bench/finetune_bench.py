@@ -8,7 +8,9 @@ per digit, sent inline with `earshot example add`) and runs `earshot finetune
 --wait`. The daemon's finetune-done event reports, per model, the p99
 inference latency of the 200 windows before the job and of the windows during
 it, and the samples lost while it ran; this prints them with the job's wall
-time, for --rounds rounds (a fresh daemon each).
+time, for --rounds rounds (a fresh daemon each), and the share of CPU time
+the hypervisor stole from this VM while it listened idle and during the job
+(/proc/stat), which is what makes single rounds of a VM's p99 jump.
 
 The ratio p99 during / p99 before is measured in one run on one machine, as
 every figure in bench/README.md is.
@@ -41,6 +43,18 @@ def german_examples(d):
     return files
 
 
+def cpu_times():
+    """/proc/stat's first line: (steal, total) in ticks, for the share of
+    the time the hypervisor took the VM's CPUs away."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[7], sum(v)
+
+
+def steal_pct(a, b):
+    return 100.0 * (b[0] - a[0]) / max(1, b[1] - a[1])
+
+
 def one_round(args, d, files):
     sock = os.path.join(d, "s.sock")
     state = os.path.join(d, f"state{time.monotonic_ns()}")
@@ -54,17 +68,19 @@ def one_round(args, d, files):
             if subprocess.run([args.earshot, "status"], env=env, capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
+        s0 = cpu_times()
         time.sleep(args.idle)
+        s1 = cpu_times()
         for digit in range(10):
             subprocess.run([args.earshot, "example", "add", "--model", "digits", "--label",
                             str(digit)] + [f for dg, f in files if dg == digit],
                            env=env, check=True, capture_output=True)
-        t0 = time.monotonic()
+        t0, s2 = time.monotonic(), cpu_times()
         out = subprocess.run([args.earshot, "finetune", "--model", "digits", "--wait", "--json"],
                              env=env, capture_output=True, text=True).stdout
-        wall = time.monotonic() - t0
+        wall, s3 = time.monotonic() - t0, cpu_times()
         done = [json.loads(l) for l in out.splitlines() if '"finetune-done"' in l][0]
-        return wall, done
+        return wall, done, (steal_pct(s0, s1), steal_pct(s2, s3))
     finally:
         proc.terminate()
         proc.wait()
@@ -81,16 +97,18 @@ def main():
         files = german_examples(d)
         rows = []
         for r in range(args.rounds):
-            wall, done = one_round(args, d, files)
+            wall, done, steal = one_round(args, d, files)
             for m in done["inference"]:
-                rows.append((r + 1, wall, done["seconds"], done["accepted"], m))
-        print("| round | job s (wall) | accepted | model | p99 before ms | p99 during ms | ratio | windows during | lost |")
-        print("|---|---|---|---|---|---|---|---|---|")
+                rows.append((r + 1, wall, done["seconds"], done["accepted"], steal, m))
+        print("| round | job s (wall) | accepted | steal % idle / job | model | p99 before ms | "
+              "p99 during ms | ratio | windows during | lost |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         ratios = []
-        for r, wall, secs, acc, m in rows:
+        for r, wall, secs, acc, steal, m in rows:
             ratio = m["p99_ms_during"] / m["p99_ms_before"] if m["p99_ms_before"] > 0 else float("nan")
             ratios.append(ratio)
-            print(f"| {r} | {secs:.1f} ({wall:.1f}) | {acc} | {m['model']} | {m['p99_ms_before']:.2f} | "
+            print(f"| {r} | {secs:.1f} ({wall:.1f}) | {acc} | {steal[0]:.1f} / {steal[1]:.1f} | "
+                  f"{m['model']} | {m['p99_ms_before']:.2f} | "
                   f"{m['p99_ms_during']:.2f} | {ratio:.2f} | {m['windows_during']} | "
                   f"{m['lost_samples_during']} |")
         print(f"\nmedian ratio p99 during / before: {statistics.median(ratios):.2f}; "
