@@ -335,14 +335,35 @@ out:
 /* Making the next batch on a helper thread (prefetch) trains exactly the
  * model the plain loop trains: same draws, same order, same bytes; also
  * when the helper runs the frozen layers. */
+/* Trains a copy of m on all of ds with cfg, with and without prefetch:
+ * the two must be the same bytes, and not m's. */
+static void same_with_prefetch(const es_model *m, es_dataset *ds, es_train_config cfg) {
+    es_model *ab[2] = {NULL, NULL};
+    unsigned char *bytes[2] = {NULL, NULL}, *b0 = NULL;
+    size_t len[2] = {0, 0}, l0 = 0;
+    for (int k = 0; k < 2; k++) {
+        cfg.prefetch = k;
+        CHECK_RC(es_model_copy(m, &ab[k]), 0);
+        CHECK_RC(es_train(ab[k], NULL, (es_split){ds, NULL, es_dataset_size(ds)},
+                          (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
+        CHECK_RC(es_model_serialize(ab[k], &bytes[k], &len[k]), 0);
+    }
+    CHECK_RC(es_model_serialize(m, &b0, &l0), 0);
+    CHECK(len[0] == len[1] && memcmp(bytes[0], bytes[1], len[0]) == 0);
+    CHECK(len[0] != l0 || memcmp(bytes[0], b0, l0) != 0); /* and it did train */
+    for (int k = 0; k < 2; k++) {
+        es_free(bytes[k]);
+        es_model_free(ab[k]);
+    }
+    es_free(b0);
+}
+
 static void prefetch_same(void) {
-    es_model *m = load(), *a = NULL, *b = NULL;
+    es_model *m = load();
     es_dataset *ds = NULL;
     const es_feature_desc *d = es_model_features(m);
     size_t n = (size_t)(d->clip_seconds * d->sample_rate);
     float *x = malloc(n * sizeof *x);
-    unsigned char *ba = NULL, *bb = NULL, *b0 = NULL;
-    size_t la = 0, lb = 0, l0 = 0;
     es_train_config cfg = es_train_defaults();
     CHECK(x != NULL);
     CHECK_RC(es_dataset_new(&ds), 0);
@@ -362,43 +383,10 @@ static void prefetch_same(void) {
     cfg.aug.noise_p = 0.5;
     cfg.aug.snr_min = 10.0;
     cfg.aug.snr_max = 30.0;
-    CHECK_RC(es_model_copy(m, &a), 0);
-    CHECK_RC(es_model_copy(m, &b), 0);
-    CHECK_RC(es_train(a, NULL, (es_split){ds, NULL, es_dataset_size(ds)},
-                      (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
-    cfg.prefetch = 1;
-    CHECK_RC(es_train(b, NULL, (es_split){ds, NULL, es_dataset_size(ds)},
-                      (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
-    CHECK_RC(es_model_serialize(a, &ba, &la), 0);
-    CHECK_RC(es_model_serialize(b, &bb, &lb), 0);
-    CHECK_RC(es_model_serialize(m, &b0, &l0), 0);
-    CHECK(la == lb && memcmp(ba, bb, la) == 0);
-    CHECK(la != l0 || memcmp(ba, b0, la) != 0);   /* and it did train */
+    same_with_prefetch(m, ds, cfg);
     /* with the top learning, the helper also runs the frozen blocks */
-    es_free(ba);
-    es_free(bb);
-    ba = bb = NULL;
-    es_model_free(a);
-    es_model_free(b);
-    a = b = NULL;
     cfg.layers = ES_LAYERS_TOP;
-    CHECK_RC(es_model_copy(m, &a), 0);
-    CHECK_RC(es_model_copy(m, &b), 0);
-    cfg.prefetch = 0;
-    CHECK_RC(es_train(a, NULL, (es_split){ds, NULL, es_dataset_size(ds)},
-                      (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
-    cfg.prefetch = 1;
-    CHECK_RC(es_train(b, NULL, (es_split){ds, NULL, es_dataset_size(ds)},
-                      (es_split){ds, NULL, 0}, NULL, 0, &cfg, NULL, NULL), 0);
-    CHECK_RC(es_model_serialize(a, &ba, &la), 0);
-    CHECK_RC(es_model_serialize(b, &bb, &lb), 0);
-    CHECK(la == lb && memcmp(ba, bb, la) == 0);
-    CHECK(la != l0 || memcmp(ba, b0, la) != 0);
-    es_free(ba);
-    es_free(bb);
-    es_free(b0);
-    es_model_free(a);
-    es_model_free(b);
+    same_with_prefetch(m, ds, cfg);
     es_dataset_free(ds);
     free(x);
     es_model_free(m);
