@@ -249,11 +249,15 @@ static int make_batch(example_maker *e, float *x, int *labels, int B) {
  * never beyond the epoch, so a run is the same bit for bit either way (and a
  * checkpoint at an epoch's end holds the generator as the loop left it).
  *
- * With layers frozen, the helper also runs them (on its own copy, built for
- * inference, as the frozen layers run in training): the network's thread
- * starts at the first layer that learns. Fine-tuning the top block, the
- * frozen blocks were a third of the network thread's time, which was the
- * job's wall time, while the helper idled a third of its own. */
+ * With layers frozen, they run on the batch before the network's thread
+ * gets it, which then starts at the first layer that learns: fine-tuning
+ * the top block, the frozen blocks were a third of that thread's time,
+ * which was the job's wall time, while the helper idled a third of its
+ * own. Once the batch is made, the helper (on its own copy of the network,
+ * built for inference, as frozen layers run in training) and the network's
+ * thread, when its step is done, take its samples one at a time: sample by
+ * sample the frozen layers compute what they compute on the whole batch, so
+ * who ran which changes nothing. */
 typedef struct {
     example_maker *e;
     int B;
@@ -268,19 +272,46 @@ typedef struct {
     pthread_cond_t cv;
     int started;
     int want, slot, busy, quit, rc; /* under lock */
+    int made, next, left;      /* under lock: batch made; next sample to claim; unfinished */
     char err[256];             /* the helper's es_errmsg() when rc < 0 */
     void *user;                /* the run's callback user, for cfg->helper_start */
 } prefetcher;
 
 /* The frozen layers on batch slot, into t[slot]. */
-static int run_trunk(prefetcher *p, int slot) {
+/* The frozen layers on sample i of batch slot, on net, into t[slot]. */
+static int trunk_sample(prefetcher *p, es_net *net, int slot, int i) {
+    size_t per_x = p->e->F * p->e->T;
     const float *y;
-    int rc = es_net_forward_layers(p->trunk, p->x[slot], p->B, ES_MODE_INFER, 0, p->first);
+    int rc = es_net_forward_layers(net, p->x[slot] + (size_t)i * per_x, 1, ES_MODE_INFER, 0,
+                                   p->first);
     if (rc < 0) return rc;
-    if (!(y = es_net_activation(p->trunk, p->first - 1)))
+    if (!(y = es_net_activation(net, p->first - 1)))
         return es__fail(ES_ESTATE, "layer %d keeps no output", p->first - 1);
-    memcpy(p->t[slot], y, (size_t)p->B * p->per_t * sizeof *y);
+    memcpy(p->t[slot] + (size_t)i * p->per_t, y, p->per_t * sizeof *y);
     return 0;
+}
+
+/* Claims the made batch's samples one at a time and runs the frozen layers
+ * on them with net until none is left to claim; whoever finishes the last
+ * one ends the request. After a failure the rest are only counted. Called
+ * and returns with the lock held. */
+static void share_trunk(prefetcher *p, es_net *net) {
+    int slot = p->slot;
+    while (p->next < p->B) {
+        int i = p->next++, rc = p->rc;
+        pthread_mutex_unlock(&p->lock);
+        if (rc >= 0) rc = trunk_sample(p, net, slot, i);
+        pthread_mutex_lock(&p->lock);
+        if (rc < 0 && p->rc >= 0) {
+            p->rc = rc;
+            /* the message lives in this thread's slot: hand it over */
+            snprintf(p->err, sizeof p->err, "%s", es_errmsg());
+        }
+        if (--p->left == 0) {
+            p->busy = 0;
+            pthread_cond_broadcast(&p->cv);
+        }
+    }
 }
 
 static void *prefetch_main(void *arg) {
@@ -295,13 +326,16 @@ static void *prefetch_main(void *arg) {
         slot = p->slot;
         pthread_mutex_unlock(&p->lock);
         rc = make_batch(p->e, p->x[slot], p->labels[slot], p->B);
-        if (rc >= 0 && p->trunk) rc = run_trunk(p, slot);
         pthread_mutex_lock(&p->lock);
-        p->rc = rc;
-        /* the message lives in the helper's thread-local slot: hand it over */
-        if (rc < 0) snprintf(p->err, sizeof p->err, "%s", es_errmsg());
-        p->busy = 0;
+        if (rc < 0 || !p->trunk) {
+            p->rc = rc;
+            if (rc < 0) snprintf(p->err, sizeof p->err, "%s", es_errmsg());
+            p->busy = 0;
+        } else {
+            p->made = 1; /* its samples are open to both threads */
+        }
         pthread_cond_broadcast(&p->cv);
+        if (p->busy) share_trunk(p, p->trunk);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -313,14 +347,22 @@ static void prefetch_request(prefetcher *p, int slot) {
     p->slot = slot;
     p->want = 1;
     p->busy = 1;
+    p->rc = 0;
+    p->made = 0;
+    p->next = 0;
+    p->left = p->B;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Waits for the batch requested last; its make_batch result. */
-static int prefetch_wait(prefetcher *p) {
+/* Waits for the batch requested last, running the frozen layers on its
+ * unclaimed samples with net meanwhile (net NULL: only waits); the batch's
+ * result. */
+static int prefetch_wait(prefetcher *p, es_net *net) {
     int rc;
     pthread_mutex_lock(&p->lock);
+    while (p->busy && !(net && p->made && p->next < p->B)) pthread_cond_wait(&p->cv, &p->lock);
+    if (p->busy && net) share_trunk(p, net);
     while (p->busy) pthread_cond_wait(&p->cv, &p->lock);
     rc = p->rc;
     pthread_mutex_unlock(&p->lock);
@@ -364,7 +406,7 @@ fail:
 /* Finishes a batch in flight, then stops the helper. */
 static void prefetch_stop(prefetcher *p) {
     if (!p->started) return;
-    prefetch_wait(p);
+    prefetch_wait(p, NULL);
     pthread_mutex_lock(&p->lock);
     p->quit = 1;
     pthread_cond_broadcast(&p->cv);
@@ -546,7 +588,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
             }
             es_optimizer_set_lr(opt, (float)lr);
             if (pf.started) {
-                if ((rc = prefetch_wait(&pf)) < 0) goto out;
+                if ((rc = prefetch_wait(&pf, trunk ? net : NULL)) < 0) goto out;
                 if (s + 1 < steps) prefetch_request(&pf, (int)((s + 1) & 1));
             } else if ((rc = make_batch(&e, x, labels, B)) < 0) {
                 goto out;
