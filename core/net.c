@@ -625,7 +625,8 @@ static void fold_batchnorm(es_net *net, layer *L, const layer *N) {
                 *beta = tdata(net, N->t_b), *rm = tdata(net, N->t_rm), *rv = tdata(net, N->t_rv);
     size_t k = (size_t)L->spec.in * L->spec.kh * L->spec.kw;
     for (int o = 0; o < L->spec.out; o++) {
-        /* the same scale and shift es__batchnorm2d_forward applies */
+        /* the scale and shift es__batchnorm2d_forward applies (eps here
+         * in double, there rounded to float first) */
         float r = (float)(1.0 / sqrt((double)rv[o] + N->spec.eps)), a = g[o] * r;
         for (size_t j = 0; j < k; j++) L->fold_w[(size_t)o * k + j] = w[(size_t)o * k + j] * a;
         L->fold_b[o] = beta[o] + ((b ? b[o] : 0.0f) - rm[o]) * a;

@@ -263,7 +263,7 @@ typedef struct {
     int B;
     float *x[2];               /* [B*F*T] each: one trained on, one being made */
     int *labels[2];            /* [B] each */
-    es_net *trunk;             /* the frozen layers [0, first) run here, or NULL */
+    es_net *trunk;             /* the helper's copy for the frozen layers [0, first), or NULL */
     int first;
     size_t per_t;              /* floats of one sample's input to layer first */
     float *t[2];               /* [B*per_t] each: the frozen layers' output */
@@ -273,11 +273,10 @@ typedef struct {
     int started;
     int want, slot, busy, quit, rc; /* under lock */
     int made, next, left;      /* under lock: batch made; next sample to claim; unfinished */
-    char err[256];             /* the helper's es_errmsg() when rc < 0 */
+    char err[256];             /* when rc < 0, es_errmsg() of the thread that failed */
     void *user;                /* the run's callback user, for cfg->helper_start */
 } prefetcher;
 
-/* The frozen layers on batch slot, into t[slot]. */
 /* The frozen layers on sample i of batch slot, on net, into t[slot]. */
 static int trunk_sample(prefetcher *p, es_net *net, int slot, int i) {
     size_t per_x = p->e->F * p->e->T;
