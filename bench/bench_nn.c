@@ -81,6 +81,10 @@ int main(int argc, char **argv) {
     }
     top = strcmp(argv[2], "top") == 0;
     train = top || strcmp(argv[2], "train") == 0;
+    if (!train && strcmp(argv[2], "infer") != 0) {
+        fprintf(stderr, "bench_nn: mode '%s' is not infer, train or top\n", argv[2]);
+        return 2;
+    }
     B = atoi(argv[3]);
     threads = atoi(argv[4]);
     reps = atoi(argv[5]);

@@ -459,7 +459,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     example_maker e;
     es_net *net = NULL, *trunk = NULL;
     es_optimizer *opt = NULL;
-    float *tbuf[2] = {NULL, NULL}; /* the frozen layers' output, when the helper runs them */
+    float *tbuf[2] = {NULL, NULL}; /* the frozen layers' output, when they run before the step */
     size_t per_t = 0;
     int first;
     float *xs[2] = {NULL, NULL}, *cw = NULL;
@@ -593,7 +593,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
                 goto out;
             }
             es_net_zero_grad(net);
-            if (trunk) { /* the frozen layers ran on the helper */
+            if (trunk) { /* the frozen layers ran in prefetch_wait and on the helper */
                 rc = es_net_forward_layers(net, tbuf[s & 1], B, ES_MODE_TRAIN, first,
                                            es_net_num_layers(net));
             } else {

@@ -73,8 +73,8 @@ static void lower_priority(int nice) {
 
 /* The batch-making helper yields further (nice 19, a fifteenth of nice 10's
  * weight): it has the core the network thread leaves to the workers. It
- * makes the batches and runs the frozen layers on them, about as much work
- * as the network thread's. */
+ * makes the batches and runs most of the frozen layers on them (the network
+ * thread takes the rest when its step is done). */
 static void helper_priority(void *user) {
     (void)user;
     lower_priority(19);
@@ -281,8 +281,8 @@ static void *run(void *arg) {
 
     cfg.epochs = j->p.epochs;
     cfg.batch = 16;
-    /* The network on one thread; with threads 2 the next batch is made,
-     * and the frozen layers run on it, on a second: bit for bit the same
+    /* The network on one thread; with threads 2 a second makes the next
+     * batch and runs most of the frozen layers on it: bit for bit the same
      * model in two thirds of the time (teaching digits German, "top":
      * 27.5 s against 40.5 s on one thread, one after the other), but the
      * workers then share both cores with it (bench/README.md: p99 ratio) */
