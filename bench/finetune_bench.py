@@ -59,7 +59,7 @@ def one_round(args, d, files):
     sock = os.path.join(d, "s.sock")
     state = os.path.join(d, f"state{time.monotonic_ns()}")
     env = dict(os.environ, EARSHOT_SOCKET=sock)
-    proc = subprocess.Popen([args.earshotd, "--config", os.path.join(ROOT, "conf", "earshotd.conf"),
+    proc = subprocess.Popen([args.earshotd, "--config", args.config,
                              "--socket", sock, "--state-dir", state, "--input",
                              "file:" + os.path.join(ROOT, "demo", "digits.wav"), "--loop",
                              "--log-level", "warning"], env=env)
@@ -90,6 +90,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--earshotd", default=os.path.join(ROOT, "build", "bin", "earshotd"))
     ap.add_argument("--earshot", default=os.path.join(ROOT, "build", "bin", "earshot"))
+    ap.add_argument("--config", default=os.path.join(ROOT, "conf", "earshotd.conf"),
+                    help="earshotd's config (e.g. a copy with finetune.threads = 1)")
     ap.add_argument("--idle", type=float, default=55.0, help="seconds listened before the job")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()

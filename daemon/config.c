@@ -22,6 +22,7 @@ void esd_config_defaults(esd_config *c) {
     c->max_line = 1 << 20;              /* inline audio examples are long lines */
     c->client_queue = 256;
     c->history_events = 1000;
+    c->realtime_priority = 10;
     c->clip_pre = 1.0;
     c->clip_post = 0.5;
     c->clips_max_mb = 100.0;
@@ -187,7 +188,8 @@ static void read_model(confread *rd, const config_setting_t *m, esd_model_config
 
 int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
     static const char *const top[] = {"input", "socket", "history_events", "clips", "log_level",
-                                      "models", "state_dir", "finetune", NULL};
+                                      "models", "state_dir", "finetune", "realtime_priority",
+                                      NULL};
     static const char *const ft_keys[] = {"allowed_dirs", "epochs", "lr", "layers", "holdout",
                                           "max_examples", "max_example_seconds", "threads",
                                           NULL};
@@ -254,6 +256,10 @@ int esd_config_load(esd_config *c, const char *path, char *err, size_t errlen) {
     if (!rd.bad && (c->history_events < 1 || c->history_events > 1000000))
         confread_fail(&rd, config_setting_get_member(root, "history_events"),
                       "history_events must be in [1, 1000000]%s%s", "", "");
+    c->realtime_priority = confread_int(&rd, root, "realtime_priority", c->realtime_priority);
+    if (!rd.bad && (c->realtime_priority < 0 || c->realtime_priority > 99))
+        confread_fail(&rd, config_setting_get_member(root, "realtime_priority"),
+                      "realtime_priority must be in [0, 99] (0: normal scheduling)%s%s", "", "");
     if ((g = config_setting_get_member(root, "clips"))) {
         confread_keys(&rd, g, clip_keys);
         if ((s = confread_str(&rd, g, "dir", NULL)) && *s)

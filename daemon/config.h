@@ -47,6 +47,7 @@ typedef struct {
     int max_line;                    /* bytes; a longer request line closes the client */
     int client_queue;                /* events queued per client before it misses some */
     int history_events;              /* detections kept for `history` */
+    int realtime_priority;           /* inference workers' SCHED_FIFO priority; 0 = none */
     /* clips of detections */
     char clips_dir[ESD_PATH_MAX];    /* "" = off */
     double clip_pre, clip_post;      /* seconds around a detection */

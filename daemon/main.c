@@ -139,6 +139,14 @@ int esd_history_audio(esd *d, double t0, double t1, float **x, size_t *n, char *
     return 0;
 }
 
+/* Real-time inference only where the input comes in real time: a file read
+ * as fast as the workers go, or stdin (which may be a file piped in), would
+ * keep SCHED_FIFO workers busy without pause and starve the event loop. */
+static int realtime_priority(const esd_config *c) {
+    if (c->input == ESD_IN_STDIN || (c->input == ESD_IN_FILE && c->pace_fast)) return 0;
+    return c->realtime_priority;
+}
+
 int esd_load_model(esd *d, const char *name, const char *path, const esd_model_config *with,
                    char *err, size_t errlen) {
     int i = esd_slot_index(d, name);
@@ -169,12 +177,21 @@ int esd_load_model(esd *d, const char *name, const char *path, const esd_model_c
         keep_prev(d, i);
         worker_swap(d->slots[i].w, st);
     } else {
-        if (worker_start(&d->slots[d->n_slots].w, name, st, d->cap, &d->ring, events_on_worker,
-                         d) < 0) {
+        int rt = realtime_priority(&d->cfg), got;
+        if (worker_start(&d->slots[d->n_slots].w, name, st, d->cap, &d->ring, rt,
+                         events_on_worker, d) < 0) {
             model_state_free(st);
             snprintf(err, errlen, "cannot start a worker thread");
             return -1;
         }
+        if ((got = worker_sched(d->slots[d->n_slots].w)) > 0)
+            esd_log(ES_LOG_INFO, "model '%s': inference under SCHED_FIFO, priority %d", name, got);
+        else if (got < 0)
+            esd_log(ES_LOG_NOTICE,
+                    "model '%s': inference at normal priority, SCHED_FIFO %d refused (%s); "
+                    "a training job can then delay windows (run as root, or give the "
+                    "service LimitRTPRIO=%d)",
+                    name, rt, strerror(-got), rt);
         i = d->n_slots++;
         server_update_posterior_wants(d);
     }
@@ -206,14 +223,15 @@ json_t *esd_status(esd *d) {
         for (int k = 0; k < es_model_num_labels(m); k++)
             json_array_append_new(labels, json_string(es_model_label(m, k)));
         json_array_append_new(
-            models, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "name",
-                              d->slots[i].cfg.name, "file", model_state_path(st), "sha256",
-                              model_state_sha256(st), "labels", labels, "windows",
+            models, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:i}",
+                              "name", d->slots[i].cfg.name, "file", model_state_path(st),
+                              "sha256", model_state_sha256(st), "labels", labels, "windows",
                               (json_int_t)s.windows, "detections", (json_int_t)s.detections,
                               "overruns", (json_int_t)s.overruns, "lost_samples",
                               (json_int_t)s.lost, "stream_seconds", s.stream_seconds,
                               "latency_p50_ms", s.latency_p50 * 1e3, "latency_p99_ms",
-                              s.latency_p99 * 1e3));
+                              s.latency_p99 * 1e3, "realtime_priority",
+                              worker_sched(d->slots[i].w) > 0 ? worker_sched(d->slots[i].w) : 0));
     }
     return json_pack("{s:f, s:s, s:i, s:f, s:b, s:b, s:I, s:o, s:i, s:I, s:I}", "uptime",
                      now_mono() - d->started_mono, "input", capture_describe(d->cap), "rate",

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ struct worker {
     worker_event_fn fn;
     void *user;
     pthread_t thread;
+    int sched;                          /* worker_sched(); set before the thread starts */
     atomic_int stop, want_post;
     model_state *st;           /* the worker's; main reads it under lock */
     /* mailboxes and shared stats, under lock */
@@ -568,8 +570,38 @@ static void *worker_main(void *p) {
 
 /* ---- main-thread side -------------------------------------------------------- */
 
+/* Inference under SCHED_FIFO, when asked for and permitted. Nice only makes
+ * it likely that a window does not wait on the fine-tuning job (under EEVDF
+ * a nice-10 thread owed CPU time can take the rest of its slice, up to a
+ * tick, in the middle of a 5 ms window); a real-time thread is never
+ * preempted by one of the normal class. A window takes a few ms every stride, so the
+ * worker holds a core for a few percent of the time, and the kernel's RT
+ * throttling (95% by default) bounds even a runaway. */
+static int start_thread(worker *w, int rt_priority) {
+    if (rt_priority > 0) {
+        pthread_attr_t a;
+        struct sched_param sp = {.sched_priority = rt_priority};
+        int rc = pthread_attr_init(&a);
+        if (rc == 0) {
+            if (!(rc = pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED)) &&
+                !(rc = pthread_attr_setschedpolicy(&a, SCHED_FIFO)) &&
+                !(rc = pthread_attr_setschedparam(&a, &sp)))
+                rc = pthread_create(&w->thread, &a, worker_main, w);
+            pthread_attr_destroy(&a);
+        }
+        if (rc == 0) {
+            w->sched = rt_priority;
+            return 0;
+        }
+        w->sched = -rc; /* EPERM without the privilege: run as every thread does */
+    }
+    return pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+int worker_sched(const worker *w) { return w->sched; }
+
 int worker_start(worker **out, const char *name, model_state *st, capture *cap, es_ring *ring,
-                 worker_event_fn fn, void *user) {
+                 int rt_priority, worker_event_fn fn, void *user) {
     worker *w = calloc(1, sizeof *w);
     *out = NULL;
     if (!w || !(w->latest = calloc(ES_MAX_LABELS, sizeof *w->latest))) {
@@ -589,7 +621,7 @@ int worker_start(worker **out, const char *name, model_state *st, capture *cap, 
     atomic_store(&w->pos, w->cur.pos);
     segment(st, (double)w->cur.pos / capture_rate(cap), 0);
     capture_add_consumer(cap, &w->pos);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    if (start_thread(w, rt_priority) != 0) {
         capture_remove_consumer(cap, &w->pos);
         pthread_mutex_destroy(&w->lock);
         free(w->latest);

@@ -59,8 +59,15 @@ const char *model_state_sha256(const model_state *st);
  * lookback_seconds (then the rest of a window is silence). */
 double model_state_audio_seconds(const model_state *st);
 
+/* rt_priority > 0: the worker thread runs under SCHED_FIFO at that
+ * priority when the daemon may (root, CAP_SYS_NICE, or RLIMIT_RTPRIO, which
+ * systemd's LimitRTPRIO= sets), else under the normal policy; worker_sched
+ * says which. */
 int worker_start(worker **w, const char *name, model_state *st, capture *cap, es_ring *ring,
-                 worker_event_fn fn, void *user);
+                 int rt_priority, worker_event_fn fn, void *user);
+/* The SCHED_FIFO priority the worker runs at; 0 when none was asked for;
+ * -errno when it was refused (the worker then runs at normal priority). */
+int worker_sched(const worker *w);
 void worker_stop(worker *w);            /* joins and frees, models included */
 const char *worker_name(const worker *w);
 

@@ -86,6 +86,20 @@ expect_code() {  # request, code, what
 command -v socat >/dev/null || { echo "daemon_teach: SKIPPED: socat is missing"; exit 77; }
 start
 
+# ---- the worker's scheduling: SCHED_FIFO 10 where permitted (root in CI) ----------
+# /proc/PID/task/*/stat after "pid (comm) ": field 38 rt_priority, 39 policy (1 FIFO)
+fifo_threads() { for s in /proc/"$PID"/task/*/stat; do sed 's/.*) //' "$s"; done | awk '$39 == 1 && $38 == 10' | wc -l; }
+if grep -q "model 'digits': inference under SCHED_FIFO, priority 10" "$T/d.log"; then
+  [ "$(fifo_threads)" -eq 1 ] && ok "the inference worker runs under SCHED_FIFO 10, and only it" ||
+    bad "the log says SCHED_FIFO, but $(fifo_threads) threads run under it"
+  "$ES" status --json | grep -q '"realtime_priority": *10' && ok "status says realtime_priority 10" ||
+    bad "status: $("$ES" status --json)"
+elif grep -q "model 'digits': inference at normal priority, SCHED_FIFO 10 refused" "$T/d.log"; then
+  [ "$(fifo_threads)" -eq 0 ] && ok "SCHED_FIFO refused here, and the log says so" || bad "FIFO threads after a refusal"
+else
+  bad "the log says nothing of the inference worker's scheduling: $(head -5 "$T/d.log")"
+fi
+
 # ---- bad requests ----------------------------------------------------------------
 expect_code '{"cmd":"finetune","model":"digits"}' no_examples "finetune with no examples"
 expect_code '{"cmd":"example-add","model":"digits","label":"doorbell","last":1.0}' unknown_label "unknown label"

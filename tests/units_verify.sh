@@ -31,6 +31,7 @@ check_bad 's/^  max_clients = 64;/  max_clientz = 64;/' "unknown setting 'max_cl
 check_bad 's/^    threshold = 0.8;/    threshold = 1.6;/' "threshold in \[0, 1\]"
 check_bad 's#^    file = "../models/digits.safetensors";#    file = "../README.md";#' "model 'digits': .*README.md.*header length"
 check_bad 's/^log_level = "info";/log_level = "loud";/' "log_level must be"
+check_bad 's/^realtime_priority = 10;/realtime_priority = 100;/' "bad.conf:[0-9]*: realtime_priority must be in \[0, 99\]"
 check_bad 's/^    stride_seconds = 0.2;/    stride_seconds = -1;/' "stride_seconds must be 0 (the model's own) or in \[0.01, 60\]"
 check_bad 's/^    lookback_seconds = 0.75;/    lookback_seconds = 0.01;/' "lookback_seconds must be 0 (whole windows) or in \[0.05, 60\]"
 check_bad 's/^    lookback_quiet_db = 15.0;/    lookback_quiet_db = -3.0;/' "lookback_quiet_db must be in \[0, 120\]"
