@@ -7,7 +7,7 @@ seconds, then teaches the digits model German digits (5 espeak-ng utterances
 per digit, sent inline with `earshot example add`) and runs `earshot finetune
 --wait`. The daemon's finetune-done event reports, per model, the p99
 inference latency of the 200 windows before the job and of the windows during
-it, and the samples lost while it ran; this prints them with the job's wall
+it, how many of each the kernel preempted, and the samples lost while it ran; this prints them with the job's wall
 time, for --rounds rounds (a fresh daemon each), and the share of CPU time
 the hypervisor stole from this VM while it listened idle and during the job
 (/proc/stat), which is what makes single rounds of a VM's p99 jump.
@@ -103,8 +103,8 @@ def main():
             for m in done["inference"]:
                 rows.append((r + 1, wall, done["seconds"], done["accepted"], steal, m))
         print("| round | job s (wall) | accepted | steal % idle / job | model | p99 before ms | "
-              "p99 during ms | ratio | windows during | lost |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "p99 during ms | ratio | windows during | preempted before / during | lost |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         ratios = []
         for r, wall, secs, acc, steal, m in rows:
             ratio = m["p99_ms_during"] / m["p99_ms_before"] if m["p99_ms_before"] > 0 else float("nan")
@@ -112,6 +112,7 @@ def main():
             print(f"| {r} | {secs:.1f} ({wall:.1f}) | {acc} | {steal[0]:.1f} / {steal[1]:.1f} | "
                   f"{m['model']} | {m['p99_ms_before']:.2f} | "
                   f"{m['p99_ms_during']:.2f} | {ratio:.2f} | {m['windows_during']} | "
+                  f"{m['preempted_before']} / {m['preempted_during']} | "
                   f"{m['lost_samples_during']} |")
         print(f"\nmedian ratio p99 during / before: {statistics.median(ratios):.2f}; "
               f"max {max(ratios):.2f}")

@@ -68,6 +68,7 @@ typedef struct esd {
     json_t *job_last;           /* the last finished job's outcome, for finetune-status */
     uint64_t job_windows0[ESD_MAX_MODELS], job_lost0[ESD_MAX_MODELS];  /* at its start */
     double job_p99_before[ESD_MAX_MODELS];  /* inference latency before it (s) */
+    size_t job_preempted_before[ESD_MAX_MODELS]; /* of those 200 windows, preempted ones */
     /* life */
     int want_reload, want_stop, ended_reported;
 } esd;

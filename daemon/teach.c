@@ -321,7 +321,7 @@ json_t *cmd_finetune(esd *d, client *c, json_t *req, const char **code, char *er
             d->job_lost0[k] = ws.lost;
             /* the last 200 windows (50 s at a 0.25 s stride) before the job */
             worker_latency(d->slots[k].w, ws.windows > 200 ? ws.windows - 200 : 0, ws.windows,
-                           &p50, &d->job_p99_before[k]);
+                           &p50, &d->job_p99_before[k], &d->job_preempted_before[k]);
         }
         snprintf(d->job_model, sizeof d->job_model, "%s", d->slots[i].cfg.name);
         snprintf(d->job_sha, sizeof d->job_sha, "%s", model_state_sha256(st));
@@ -441,15 +441,16 @@ static json_t *inference_during_job(esd *d) {
     for (int k = 0; k < d->n_slots; k++) {
         worker_stats ws;
         double j50, j99;
-        size_t n_job;
+        size_t n_job, pre;
         worker_stats_get(d->slots[k].w, &ws);
-        n_job = worker_latency(d->slots[k].w, d->job_windows0[k], ws.windows, &j50, &j99);
+        n_job = worker_latency(d->slots[k].w, d->job_windows0[k], ws.windows, &j50, &j99, &pre);
         json_array_append_new(
-            a, json_pack("{s:s, s:f, s:I, s:f, s:f, s:I}", "model", d->slots[k].cfg.name,
-                         "p99_ms_before", d->job_p99_before[k] * 1e3, "windows_during",
-                         (json_int_t)n_job, "p50_ms_during", j50 * 1e3, "p99_ms_during",
-                         j99 * 1e3, "lost_samples_during",
-                         (json_int_t)(ws.lost - d->job_lost0[k])));
+            a, json_pack("{s:s, s:f, s:I, s:I, s:f, s:f, s:I, s:I}", "model",
+                         d->slots[k].cfg.name, "p99_ms_before", d->job_p99_before[k] * 1e3,
+                         "preempted_before", (json_int_t)d->job_preempted_before[k],
+                         "windows_during", (json_int_t)n_job, "p50_ms_during", j50 * 1e3,
+                         "p99_ms_during", j99 * 1e3, "preempted_during", (json_int_t)pre,
+                         "lost_samples_during", (json_int_t)(ws.lost - d->job_lost0[k])));
     }
     return a;
 }

@@ -1,5 +1,6 @@
 /* daemon/worker.c — per-model thread: ring → resampler → frames → windows →
  * network → detection. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "worker.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "earshot/alloc.h"
@@ -77,6 +79,7 @@ struct worker {
     double latest_t;
     int latest_k;
     double lat[LAT_N];
+    unsigned char preempted[LAT_N]; /* the window's thread was switched out while it ran */
     uint64_t windows, detections, lost, overruns;
     uint64_t lost_unlogged;    /* worker thread only */
     double lost_logged;    int tail_done;
@@ -332,10 +335,18 @@ typedef struct {
     model_state *st;
 } frame_ctx;
 
+/* The calling thread's involuntary context switches so far (getrusage: a
+ * system call per window, about a microsecond; never in the audio path). */
+static long involuntary_switches(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
 static void run_window(worker *w, model_state *st) {
     size_t F = st->F, T = st->T, L = st->look;
     uint64_t t0 = st->frames_total - L;
     double t_start = st->seg_start + (double)t0 * st->hop / st->rate, t_end, e = 0.0, rms_db;
+    long switches = involuntary_switches();
     double started = now_mono();
     es_detection det;
     int fired;
@@ -359,6 +370,7 @@ static void run_window(worker *w, model_state *st) {
     w->latest_k = st->K;
     w->latest_t = t_end;
     w->lat[w->windows % LAT_N] = now_mono() - started;
+    w->preempted[w->windows % LAT_N] = involuntary_switches() != switches;
     w->windows++;
     w->detections += (uint64_t)fired;
     pthread_mutex_unlock(&w->lock);
@@ -673,14 +685,18 @@ static int cmp_double(const void *a, const void *b) {
 /* Nearest-rank percentiles of the latencies of windows [from, to) still in
  * the record (the newest LAT_N); *n gets how many. */
 static void latency_of(worker *w, uint64_t from, uint64_t to, double *p50, double *p99,
-                       size_t *count) {
+                       size_t *count, size_t *preempted) {
     double lat[LAT_N];
-    size_t n = 0;
+    size_t n = 0, pre = 0;
     pthread_mutex_lock(&w->lock);
     if (to > w->windows) to = w->windows;
     if (w->windows > LAT_N && from < w->windows - LAT_N) from = w->windows - LAT_N;
-    for (uint64_t i = from; i < to; i++) lat[n++] = w->lat[i % LAT_N];
+    for (uint64_t i = from; i < to; i++) {
+        lat[n++] = w->lat[i % LAT_N];
+        pre += w->preempted[i % LAT_N];
+    }
     pthread_mutex_unlock(&w->lock);
+    if (preempted) *preempted = pre;
     qsort(lat, n, sizeof *lat, cmp_double);
     /* nearest rank: the smallest value with at least p of the record at or below it */
     *p50 = n ? lat[(size_t)ceil(0.50 * (double)n) - 1] : 0.0;
@@ -697,12 +713,13 @@ void worker_stats_get(worker *w, worker_stats *s) {
     s->stream_seconds = w->latest_t;
     s->tail_done = w->tail_done;
     pthread_mutex_unlock(&w->lock);
-    latency_of(w, 0, UINT64_MAX, &s->latency_p50, &s->latency_p99, NULL);
+    latency_of(w, 0, UINT64_MAX, &s->latency_p50, &s->latency_p99, NULL, NULL);
 }
 
-size_t worker_latency(worker *w, uint64_t from, uint64_t to, double *p50, double *p99) {
+size_t worker_latency(worker *w, uint64_t from, uint64_t to, double *p50, double *p99,
+                      size_t *preempted) {
     size_t n;
-    latency_of(w, from, to, p50, p99, &n);
+    latency_of(w, from, to, p50, p99, &n, preempted);
     return n;
 }
 

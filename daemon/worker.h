@@ -88,8 +88,13 @@ typedef struct {
 } worker_stats;
 void worker_stats_get(worker *w, worker_stats *s);
 /* Latency percentiles (seconds) of windows number [from, to) that are still
- * in the record (the newest 1024); returns how many there were. */
-size_t worker_latency(worker *w, uint64_t from, uint64_t to, double *p50, double *p99);
+ * in the record (the newest 1024); returns how many there were. *preempted
+ * (when not NULL) gets how many of them the kernel preempted: those whose
+ * thread had an involuntary context switch while it computed them. A
+ * hypervisor that pauses the vCPU slows a window without one, so a slow
+ * window that was not preempted was slowed outside this machine's kernel. */
+size_t worker_latency(worker *w, uint64_t from, uint64_t to, double *p50, double *p99,
+                      size_t *preempted);
 const model_state *worker_model(worker *w);
 /* The latest smoothed posteriors into out[n_labels]; returns n_labels or 0. */
 int worker_predict(worker *w, float *out, int cap, double *t_end);

@@ -161,7 +161,11 @@ secs="$(printf '%s' "$done_ev" | sed -n 's/.*"seconds":\([0-9.e+-]*\).*/\1/p')"
 lost="$(printf '%s' "$done_ev" | sed -n 's/.*"lost_samples_during":\([0-9]*\).*/\1/p')"
 p99b="$(printf '%s' "$done_ev" | sed -n 's/.*"p99_ms_before":\([0-9.e+-]*\).*/\1/p')"
 p99d="$(printf '%s' "$done_ev" | sed -n 's/.*"p99_ms_during":\([0-9.e+-]*\).*/\1/p')"
-echo "daemon_teach: fine-tuning took ${secs} s; inference p99 ${p99b} ms idle, ${p99d} ms during; ${lost} samples lost"
+nd="$(printf '%s' "$done_ev" | sed -n 's/.*"windows_during":\([0-9]*\).*/\1/p')"
+pre="$(printf '%s' "$done_ev" | sed -n 's/.*"preempted_during":\([0-9]*\).*/\1/p')"
+echo "daemon_teach: fine-tuning took ${secs} s; inference p99 ${p99b} ms idle, ${p99d} ms during; ${pre} of ${nd} windows preempted; ${lost} samples lost"
+[ -n "$pre" ] && [ -n "$nd" ] && [ "$pre" -le "$nd" ] && ok "finetune-done counts preempted windows ($pre of $nd)" ||
+  bad "preempted_during missing or above windows_during: $done_ev"
 [ "$lost" = "0" ] && ok "no audio lost during fine-tuning" || bad "$lost samples lost during fine-tuning"
 saved="$("$ES" save --model digits)"
 case "$saved" in /*) [ -s "$saved" ] && ok "save wrote $saved" || bad "save printed $saved, which is missing";;
