@@ -586,14 +586,16 @@ static void *worker_main(void *p) {
  * it likely that a window does not wait on the fine-tuning job (under EEVDF
  * a nice-10 thread owed CPU time can take the rest of its slice, up to a
  * tick, in the middle of a 5 ms window); a real-time thread is never
- * preempted by one of the normal class. A window takes a few ms every stride, so the
- * worker holds a core for a few percent of the time, and the kernel's RT
- * throttling (95% by default) bounds even a runaway. */
+ * preempted by one of the normal class (measured: bench/README.md). A window
+ * takes a few ms every stride, so the worker holds a core a few percent of
+ * the time, and the kernel's RT throttling (95% by default) bounds even a
+ * runaway. */
 static int start_thread(worker *w, int rt_priority) {
     if (rt_priority > 0) {
         pthread_attr_t a;
         struct sched_param sp = {.sched_priority = rt_priority};
         int rc = pthread_attr_init(&a);
+        w->sched = rt_priority; /* before the thread exists: main alone reads it */
         if (rc == 0) {
             if (!(rc = pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED)) &&
                 !(rc = pthread_attr_setschedpolicy(&a, SCHED_FIFO)) &&
@@ -601,10 +603,7 @@ static int start_thread(worker *w, int rt_priority) {
                 rc = pthread_create(&w->thread, &a, worker_main, w);
             pthread_attr_destroy(&a);
         }
-        if (rc == 0) {
-            w->sched = rt_priority;
-            return 0;
-        }
+        if (rc == 0) return 0;
         w->sched = -rc; /* EPERM without the privilege: run as every thread does */
     }
     return pthread_create(&w->thread, NULL, worker_main, w);
