@@ -219,6 +219,7 @@ json_t *esd_status(esd *d) {
         const model_state *st = worker_model(d->slots[i].w);
         const es_model *m = model_state_model(st);
         json_t *labels = json_array();
+        int rt = worker_sched(d->slots[i].w); /* < 0: refused, so normal scheduling */
         worker_stats_get(d->slots[i].w, &s);
         for (int k = 0; k < es_model_num_labels(m); k++)
             json_array_append_new(labels, json_string(es_model_label(m, k)));
@@ -230,8 +231,7 @@ json_t *esd_status(esd *d) {
                               "overruns", (json_int_t)s.overruns, "lost_samples",
                               (json_int_t)s.lost, "stream_seconds", s.stream_seconds,
                               "latency_p50_ms", s.latency_p50 * 1e3, "latency_p99_ms",
-                              s.latency_p99 * 1e3, "realtime_priority",
-                              worker_sched(d->slots[i].w) > 0 ? worker_sched(d->slots[i].w) : 0));
+                              s.latency_p99 * 1e3, "realtime_priority", rt > 0 ? rt : 0));
     }
     return json_pack("{s:f, s:s, s:i, s:f, s:b, s:b, s:I, s:o, s:i, s:I, s:I}", "uptime",
                      now_mono() - d->started_mono, "input", capture_describe(d->cap), "rate",
@@ -323,7 +323,8 @@ int esd_reload(esd *d, char *err, size_t errlen) {
     esd_log_set_level(nc.log_level);
     d->cfg.log_level = nc.log_level;
     apply_settings(d, &nc);
-    esd_log(ES_LOG_NOTICE, "reloaded %s (input and socket changes need a restart)", d->config_path);
+    esd_log(ES_LOG_NOTICE, "reloaded %s (input, socket and realtime_priority changes need a "
+            "restart)", d->config_path);
     return 0;
 }
 
