@@ -6,10 +6,17 @@
  * es_features_compute, matrix stage included) and the streaming cost per hop
  * (es_features_push one hop at a time over the same audio). The signal is
  * deterministic noise with a tone, so every run computes the same thing.
+ *
+ * It also times FFTW's real transform alone, T of them per clip, with the
+ * fastest plan FFTW can find (FFTW_MEASURE with no time limit): the floor
+ * under any FFTW-based extractor on one thread, so torchaudio's time over it
+ * bounds the ratio such an extractor could reach.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include <fftw3.h>
 
 #include "earshot/error.h"
 #include "earshot/features.h"
@@ -25,6 +32,37 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Median microseconds of T real transforms of n_fft points (a clip's frames). */
+static double fft_floor_us(const float *x, size_t n, size_t n_fft, size_t T, int reps,
+                           double *times) {
+    double *in = fftw_malloc(n_fft * sizeof *in), t0;
+    fftw_complex *out = fftw_malloc((n_fft / 2 + 1) * sizeof *out);
+    fftw_plan plan = NULL;
+    if (in && out) {
+        fftw_set_timelimit(FFTW_NO_TIMELIMIT);
+        plan = fftw_plan_dft_r2c_1d((int)n_fft, in, out, FFTW_MEASURE);
+    }
+    if (!plan) {
+        fftw_free(in);
+        fftw_free(out);
+        return -1.0;
+    }
+    /* one frame of the clip, transformed T times: an FFT's cost does not
+     * depend on the values, and leaving out the copy into the FFT's input
+     * (which any extractor pays) keeps this a floor */
+    for (size_t j = 0; j < n_fft; j++) in[j] = j < n ? (double)x[j] : 0.0;
+    for (int r = -1; r < reps; r++) {
+        t0 = now_us();
+        for (size_t t = 0; t < T; t++) fftw_execute(plan);
+        if (r >= 0) times[r] = now_us() - t0;
+    }
+    fftw_destroy_plan(plan);
+    fftw_free(in);
+    fftw_free(out);
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    return times[reps / 2];
+}
+
 static void count_frame(void *user, uint64_t t, const float *frame) {
     (void)t;
     *(float *)user += frame[0];
@@ -34,7 +72,7 @@ int main(int argc, char **argv) {
     es_feature_desc desc;
     es_features *fx;
     float *x, *m, sink = 0;
-    double *times, t0, stream_us;
+    double *times, t0, stream_us, floor_us;
     size_t n, F, T, hop;
     int reps;
     uint32_t seed = 12345;
@@ -54,7 +92,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     x = malloc(n * sizeof *x);
-    times = malloc((size_t)reps * sizeof *times);
+    times = malloc(2 * (size_t)reps * sizeof *times);
     F = es_features_nbins(fx);
     T = es_features_nframes(&desc, n);
     m = malloc(F * T * sizeof *m);
@@ -79,8 +117,14 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i + hop <= n; i += hop) es_features_push(fx, x + i, hop, count_frame, &sink);
     stream_us = (now_us() - t0) / ((double)reps * (double)(n / hop));
 
-    printf("{\"us_per_clip\": %.2f, \"us_per_hop\": %.3f, \"F\": %zu, \"T\": %zu, \"sink\": %g}\n",
-           times[reps / 2], stream_us, F, T, (double)(sink != 0));
+    floor_us = fft_floor_us(x, n, (size_t)desc.n_fft, T, reps, times + reps);
+    if (floor_us < 0) {
+        fprintf(stderr, "bench_features: FFTW could not plan or allocate\n");
+        return 1;
+    }
+    printf("{\"us_per_clip\": %.2f, \"us_per_hop\": %.3f, \"us_fft_floor\": %.2f, \"F\": %zu, "
+           "\"T\": %zu, \"sink\": %g}\n",
+           times[reps / 2], stream_us, floor_us, F, T, (double)(sink != 0));
     free(x);
     free(m);
     free(times);

@@ -9,6 +9,10 @@ warm-up. It prints a Markdown table of microseconds per clip and the ratio
 torchaudio / earshot, once with torch on 1 thread (earshot's extractor is
 single-threaded) and once with torch's default thread count.
 
+The last column bounds what any one-thread extractor built on FFTW could
+reach: torchaudio's time (1 thread) over the time of FFTW's real transform
+alone, the clip's frames one after another with the fastest plan FFTW finds.
+
 The machine's speed drifts over minutes, so the sides are measured
 alternately in --rounds rounds and the table gives medians, and the median
 and range of the per-round ratios.
@@ -63,14 +67,15 @@ def main():
     print(f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, "
           f"{os.cpu_count()} CPUs, torch default threads {default_threads}\n")
     print("| features | clip | earshot µs | torchaudio µs (1 thr) | ratio, median (range) | "
-          f"torchaudio µs ({default_threads} thr) | ratio, median (range) | earshot µs/hop (stream) |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"torchaudio µs ({default_threads} thr) | ratio, median (range) | earshot µs/hop (stream) | "
+          "FFTW alone µs | bound: torchaudio (1 thr) / FFTW alone |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in DESCS:
         path = os.path.join(ROOT, "conf", "features", name + ".json")
         with open(path) as f:
             desc = json.load(f)
         for seconds in (1, 5):
-            es_us, t1_us, tn_us, r1, rn, hop = [], [], [], [], [], []
+            es_us, t1_us, tn_us, r1, rn, hop, fl, rb = [], [], [], [], [], [], [], []
             for _ in range(args.rounds):
                 es = time_earshot(args.earshot_bench, path, seconds, args.reps)
                 torch.set_num_threads(1)
@@ -79,6 +84,8 @@ def main():
                 tn = time_torch(desc, seconds, args.reps)
                 es_us.append(es["us_per_clip"])
                 hop.append(es["us_per_hop"])
+                fl.append(es["us_fft_floor"])
+                rb.append(t1 / es["us_fft_floor"])
                 t1_us.append(t1)
                 tn_us.append(tn)
                 r1.append(t1 / es["us_per_clip"])
@@ -86,7 +93,8 @@ def main():
             med = statistics.median
             print(f"| {name} | {seconds} s | {med(es_us):.0f} | {med(t1_us):.0f} | "
                   f"{med(r1):.1f}× ({min(r1):.1f}–{max(r1):.1f}) | {med(tn_us):.0f} | "
-                  f"{med(rn):.1f}× ({min(rn):.1f}–{max(rn):.1f}) | {med(hop):.2f} |")
+                  f"{med(rn):.1f}× ({min(rn):.1f}–{max(rn):.1f}) | {med(hop):.2f} | {med(fl):.0f} | "
+                  f"{med(rb):.1f}× ({min(rb):.1f}–{max(rb):.1f}) |")
 
 
 if __name__ == "__main__":

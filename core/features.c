@@ -329,6 +329,16 @@ void es_features_finalize(const es_feature_desc *d, float *matrix, size_t F, siz
         for (size_t i = 0; i < n; i++)
             if (matrix[i] < floor_db) matrix[i] = floor_db;
     }
+    if (d->cmn && T > 0) {
+        /* in double: T sums of values up to ~100 dB keep float's rounding out */
+        for (size_t f = 0; f < F; f++) {
+            float *row = matrix + f * T;
+            double sum = 0.0;
+            for (size_t t = 0; t < T; t++) sum += row[t];
+            float mu = (float)(sum / (double)T);
+            for (size_t t = 0; t < T; t++) row[t] -= mu;
+        }
+    }
     if (d->has_norm) {
         double inv = 1.0 / d->std;
         for (size_t i = 0; i < n; i++) matrix[i] = (float)(((double)matrix[i] - d->mean) * inv);

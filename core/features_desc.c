@@ -22,7 +22,7 @@
 static const char *const known_keys[] = {
     "kind", "sample_rate", "n_fft", "win_length", "hop_length", "window", "center",
     "pad_mode", "power", "n_mels", "f_min", "f_max", "mel_scale", "norm", "log",
-    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align",
+    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align", "cmn",
 };
 
 typedef struct {
@@ -192,6 +192,15 @@ static int parse_object(es_feature_desc *d, reader *r) {
         return rc;
     }
 
+    v = json_object_get(r->obj, "cmn");
+    if (v && !json_is_boolean(v))
+        return es__fail(ES_ECONFIG, "%s: key 'cmn' must be true or false", r->origin);
+    d->cmn = v && json_is_true(v);
+    if (d->cmn && d->log == ES_LOG_NONE)
+        return es__fail(ES_ECONFIG,
+                        "%s: key 'cmn' needs \"log\": \"log\" or \"db\" (a colouring is a "
+                        "constant per band only after the log)",
+                        r->origin);
     if ((rc = get_num(r, "mean", 0.0, &d->mean, &has)) < 0) return rc;
     d->has_norm = has;
     if ((rc = get_num(r, "std", 1.0, &d->std, &has)) < 0) return rc;
@@ -315,6 +324,7 @@ int es_feature_desc_to_json(const es_feature_desc *d, char *buf, size_t size) {
         else
             APPEND(",\"top_db\":null");
     }
+    if (d->cmn) APPEND(",\"cmn\":true"); /* only when set: older models keep their bytes */
     if (d->has_norm) APPEND(",\"mean\":%.17g,\"std\":%.17g", d->mean, d->std);
     if (d->clip_seconds > 0.0) APPEND(",\"clip_seconds\":%.17g", d->clip_seconds);
     if (d->stride_seconds > 0.0) APPEND(",\"stride_seconds\":%.17g", d->stride_seconds);

@@ -58,6 +58,17 @@ int main(void) {
     CHECK(strstr(buf, "\"align\":\"end\"") != NULL);
     CHECK_RC(es_feature_desc_parse(&d2, buf, "round trip"), 0);
     CHECK(memcmp(&d, &d2, sizeof d) == 0);
+    /* cmn: off by default and then not written; true round-trips */
+    CHECK_EQ_INT(d.cmn, 0);
+    CHECK(strstr(buf, "cmn") == NULL);
+    CHECK_RC(es_feature_desc_parse(&d, "{" BASE ",\"n_mels\":40,\"log\":\"db\",\"cmn\":true}",
+                                   "t.json"),
+             0);
+    CHECK_EQ_INT(d.cmn, 1);
+    CHECK(es_feature_desc_to_json(&d, buf, sizeof buf) > 0);
+    CHECK(strstr(buf, "\"cmn\":true") != NULL);
+    CHECK_RC(es_feature_desc_parse(&d2, buf, "round trip"), 0);
+    CHECK(memcmp(&d, &d2, sizeof d) == 0);
 
     bad("{" BASE ",\"n_mels\":64", ES_EJSON, "line 1");
     bad("", ES_EJSON, "JSON");
@@ -102,6 +113,8 @@ int main(void) {
     bad("{" BASE ",\"n_mels\":64,\"clip_seconds\":0}", ES_ECONFIG, "'clip_seconds'");
     bad("{" BASE ",\"n_mels\":64,\"stride_seconds\":-1}", ES_ECONFIG, "'stride_seconds'");
     bad("{" BASE ",\"n_mels\":64,\"align\":\"middle\"}", ES_ECONFIG, "'align'");
+    bad("{" BASE ",\"n_mels\":64,\"log\":\"db\",\"cmn\":1}", ES_ECONFIG, "'cmn'");
+    bad("{" BASE ",\"n_mels\":64,\"cmn\":true}", ES_ECONFIG, "'cmn'");
     bad("{" BASE ",\"n_mels\":64,\"align\":1}", ES_ECONFIG, "'align'");
     bad("{\"kind\":\"spectrogram\",\"sample_rate\":16000,\"n_fft\":512,\"hop_length\":160,"
         "\"n_mels\":64}", ES_ECONFIG, "'n_mels'");

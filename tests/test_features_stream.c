@@ -134,6 +134,50 @@ static void edge_cases(void) {
     es_features_free(fx);
 }
 
+/* The matrix stage against a double-precision reference: top_db clamp, each
+ * band's mean over the window subtracted (cmn), then (x - mean) / std; and a
+ * fixed colouring (a constant added to each band) leaves cmn's output as it
+ * was, which is what the key is for. */
+static void matrix_stage(void) {
+    enum { F = 3, T = 7 };
+    es_feature_desc d;
+    float m[F * T], c[F * T];
+    double ref[F * T], mx = -1e9;
+    CHECK_RC(es_feature_desc_parse(&d,
+                                   "{\"kind\":\"melspectrogram\",\"sample_rate\":8000,"
+                                   "\"n_fft\":256,\"hop_length\":80,\"n_mels\":3,\"log\":\"db\","
+                                   "\"top_db\":30,\"cmn\":true,\"mean\":1.5,\"std\":4}",
+                                   "matrix"),
+             0);
+    for (int i = 0; i < F * T; i++) {
+        m[i] = (float)(-60.0 + 47.0 * ((i * 37) % 11) / 11.0 + 0.25 * i);
+        if (m[i] > mx) mx = m[i];
+    }
+    for (int f = 0; f < F; f++) {
+        double mu = 0.0;
+        for (int t = 0; t < T; t++) {
+            double v = m[f * T + t];
+            ref[f * T + t] = v < mx - 30.0 ? mx - 30.0 : v;
+            mu += ref[f * T + t] / T;
+        }
+        for (int t = 0; t < T; t++) ref[f * T + t] = (ref[f * T + t] - mu - 1.5) / 4.0;
+    }
+    memcpy(c, m, sizeof m);
+    es_features_finalize(&d, m, F, T);
+    for (int i = 0; i < F * T; i++) CHECK_NEAR(m[i], ref[i], 1e-5);
+    /* colouring: without top_db (whose floor is not per band) it cancels */
+    d.top_db = -1.0;
+    memcpy(m, c, sizeof m);
+    for (int i = 0; i < F * T; i++) c[i] += (float)(6.0 * (i / T) - 4.0);
+    es_features_finalize(&d, m, F, T);
+    es_features_finalize(&d, c, F, T);
+    for (int i = 0; i < F * T; i++) CHECK_NEAR(c[i], m[i], 1e-5);
+    /* and without cmn the colouring stays */
+    d.cmn = 0;
+    es_features_finalize(&d, c, F, T);
+    CHECK(c[T] - c[0] > 1.0);
+}
+
 int main(void) {
     run("{\"kind\":\"melspectrogram\",\"sample_rate\":16000,\"n_fft\":512,\"win_length\":400,"
         "\"hop_length\":160,\"n_mels\":64,\"log\":\"log\"}",
@@ -151,5 +195,6 @@ int main(void) {
         "\"center\":false}",
         9999, 20);
     edge_cases();
+    matrix_stage();
     CHECK_DONE();
 }

@@ -23,8 +23,9 @@
  *   frame stage (causal, per frame): centre/reflect framing, window, FFT,
  *     |X|^power, mel filterbank, log — everything that depends on one frame;
  *   matrix stage (es_features_finalize): top_db clamp (which needs the
- *     maximum over the whole matrix, as torchaudio computes it) and the
- *     optional (x - mean) / std. The daemon applies it per window.
+ *     maximum over the whole matrix, as torchaudio computes it), the optional
+ *     per-band mean subtraction (cmn) and the optional (x - mean) / std. The
+ *     daemon applies it per window.
  * es_features_compute runs both; push/finish run the frame stage only.
  */
 #ifndef EARSHOT_FEATURES_H
@@ -61,6 +62,10 @@ typedef struct {
     double mean, std;
     double clip_seconds;   /* 0 when absent (required by model files, not by features) */
     double stride_seconds; /* 0 when absent */
+    int cmn;               /* "cmn": true: each band's mean over the matrix (the
+                              window) is subtracted, after top_db and before mean/std:
+                              a microphone's or room's fixed colouring is a constant
+                              per band in the log domain, and this takes it away */
     int align_end;         /* "align": "end": a clip shorter than the window sits at its
                               end, so the live window that ends with a word is the one
                               that knows it; "start" (0, the default): at its start */
