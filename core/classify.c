@@ -124,13 +124,14 @@ int es_classify(es_classifier *c, const float *x, size_t n, float *posteriors, i
     if (n == 0) return es__fail(ES_EEMPTY, "nothing to classify: no samples");
     for (int k = 0; k < c->K; k++) posteriors[k] = 0.0f;
     if (n <= c->clip) {
-        /* where the model learnt to see a short clip: the window's start,
-         * or its end without the clip's trailing quiet */
-        size_t off = 0;
-        if (es_model_features(c->model)->align_end) {
-            n = sounding_length(x, n, (size_t)es_model_features(c->model)->sample_rate / 100);
-            off = c->clip - n;
-        }
+        /* where the model learnt to see a short clip: `place` of the spare
+         * room from the window's start, or from its end without the clip's
+         * trailing quiet */
+        const es_feature_desc *d = es_model_features(c->model);
+        size_t off;
+        if (d->align_end) n = sounding_length(x, n, (size_t)d->sample_rate / 100);
+        off = (size_t)(d->place * (double)(c->clip - n));
+        if (d->align_end) off = c->clip - n - off;
         memset(c->window, 0, c->clip * sizeof *x);
         memcpy(c->window + off, x, n * sizeof *x);
         if ((rc = classify_window(c, c->window)) < 0) return rc;

@@ -22,7 +22,7 @@
 static const char *const known_keys[] = {
     "kind", "sample_rate", "n_fft", "win_length", "hop_length", "window", "center",
     "pad_mode", "power", "n_mels", "f_min", "f_max", "mel_scale", "norm", "log",
-    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align", "cmn",
+    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align", "cmn", "place",
 };
 
 typedef struct {
@@ -223,6 +223,10 @@ static int parse_object(es_feature_desc *d, reader *r) {
         static const char *const aligns[] = {"start", "end"};
         if ((rc = get_choice(r, "align", aligns, 2, 0, &d->align_end)) < 0) return rc;
     }
+    if ((rc = get_num(r, "place", 0.0, &d->place, &has)) < 0) return rc;
+    if (!(d->place >= 0.0 && d->place <= 1.0))
+        return es__fail(ES_ECONFIG, "%s: key 'place' is %g, must be from 0 to 1", r->origin,
+                        d->place);
     return es_feature_desc_validate(d, r->origin);
 }
 
@@ -330,6 +334,7 @@ int es_feature_desc_to_json(const es_feature_desc *d, char *buf, size_t size) {
     if (d->stride_seconds > 0.0) APPEND(",\"stride_seconds\":%.17g", d->stride_seconds);
     /* only when not the default, so models from before the key keep their bytes */
     if (d->align_end) APPEND(",\"align\":\"end\"");
+    if (d->place > 0.0) APPEND(",\"place\":%.17g", d->place);
     APPEND("}");
 #undef APPEND
     if (n < 0 || (size_t)n >= size)

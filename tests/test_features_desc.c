@@ -58,9 +58,17 @@ int main(void) {
     CHECK(strstr(buf, "\"align\":\"end\"") != NULL);
     CHECK_RC(es_feature_desc_parse(&d2, buf, "round trip"), 0);
     CHECK(memcmp(&d, &d2, sizeof d) == 0);
-    /* cmn: off by default and then not written; true round-trips */
+    /* cmn and place: off by default and then not written; set, they round-trip */
     CHECK_EQ_INT(d.cmn, 0);
     CHECK(strstr(buf, "cmn") == NULL);
+    CHECK(d.place == 0.0);
+    CHECK(strstr(buf, "place") == NULL);
+    CHECK_RC(es_feature_desc_parse(&d, "{" BASE ",\"n_mels\":40,\"place\":0.25}", "t.json"), 0);
+    CHECK(d.place == 0.25);
+    CHECK(es_feature_desc_to_json(&d, buf, sizeof buf) > 0);
+    CHECK(strstr(buf, "\"place\":0.25") != NULL);
+    CHECK_RC(es_feature_desc_parse(&d2, buf, "round trip"), 0);
+    CHECK(memcmp(&d, &d2, sizeof d) == 0);
     CHECK_RC(es_feature_desc_parse(&d, "{" BASE ",\"n_mels\":40,\"log\":\"db\",\"cmn\":true}",
                                    "t.json"),
              0);
@@ -115,6 +123,9 @@ int main(void) {
     bad("{" BASE ",\"n_mels\":64,\"align\":\"middle\"}", ES_ECONFIG, "'align'");
     bad("{" BASE ",\"n_mels\":64,\"log\":\"db\",\"cmn\":1}", ES_ECONFIG, "'cmn'");
     bad("{" BASE ",\"n_mels\":64,\"cmn\":true}", ES_ECONFIG, "'cmn'");
+    bad("{" BASE ",\"n_mels\":64,\"place\":-0.1}", ES_ECONFIG, "'place'");
+    bad("{" BASE ",\"n_mels\":64,\"place\":1.5}", ES_ECONFIG, "'place'");
+    bad("{" BASE ",\"n_mels\":64,\"place\":\"middle\"}", ES_ECONFIG, "'place'");
     bad("{" BASE ",\"n_mels\":64,\"align\":1}", ES_ECONFIG, "'align'");
     bad("{\"kind\":\"spectrogram\",\"sample_rate\":16000,\"n_fft\":512,\"hop_length\":160,"
         "\"n_mels\":64}", ES_ECONFIG, "'n_mels'");

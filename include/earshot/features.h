@@ -69,6 +69,13 @@ typedef struct {
     int align_end;         /* "align": "end": a clip shorter than the window sits at its
                               end, so the live window that ends with a word is the one
                               that knows it; "start" (0, the default): at its start */
+    double place;          /* "place": where `classify` puts a clip shorter than the
+                              window: this fraction of the spare room away from the
+                              aligned edge, in [0, 1] (0, the default: at the edge).
+                              `earshot train` writes half its augment.shift, the
+                              middle of where it placed clips: a flatten head knows
+                              a sound best where it saw it most, and least at the
+                              edge of that range */
 } es_feature_desc;
 
 /* Parses and validates a JSON object; `origin` names it in errors (a file
