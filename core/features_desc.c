@@ -65,6 +65,15 @@ static int get_num(reader *r, const char *key, double def, double *out, int *pre
 }
 
 /* Returns the index of the key's string value in choices[], def when absent. */
+/* A boolean key: *out = its value, or def when absent. */
+static int get_bool(reader *r, const char *key, int def, int *out) {
+    json_t *v = json_object_get(r->obj, key);
+    if (v && !json_is_boolean(v))
+        return es__fail(ES_ECONFIG, "%s: key '%s' must be true or false", r->origin, key);
+    *out = v ? json_is_true(v) : def;
+    return 0;
+}
+
 static int get_choice(reader *r, const char *key, const char *const *choices, int n, int def,
                       int *out) {
     json_t *v = json_object_get(r->obj, key);
@@ -134,10 +143,7 @@ static int parse_object(es_feature_desc *d, reader *r) {
     if ((rc = get_int(r, "hop_length", 1, 0, 1, NFFT_MAX, &d->hop_length)) < 0) return rc;
     if ((rc = get_choice(r, "window", windows, 1, 0, &idx)) < 0) return rc;
     if ((rc = get_choice(r, "pad_mode", pads, 1, 0, &idx)) < 0) return rc;
-    v = json_object_get(r->obj, "center");
-    if (v && !json_is_boolean(v))
-        return es__fail(ES_ECONFIG, "%s: key 'center' must be true or false", r->origin);
-    d->center = v ? json_is_true(v) : 1;
+    if ((rc = get_bool(r, "center", 1, &d->center)) < 0) return rc;
     if ((rc = get_num(r, "power", 2.0, &d->power, &has)) < 0) return rc;
     if (d->power != 1.0 && d->power != 2.0)
         return es__fail(ES_ECONFIG, "%s: key 'power' is %g, must be 1.0 or 2.0", r->origin,
@@ -192,15 +198,7 @@ static int parse_object(es_feature_desc *d, reader *r) {
         return rc;
     }
 
-    v = json_object_get(r->obj, "cmn");
-    if (v && !json_is_boolean(v))
-        return es__fail(ES_ECONFIG, "%s: key 'cmn' must be true or false", r->origin);
-    d->cmn = v && json_is_true(v);
-    if (d->cmn && d->log == ES_LOG_NONE)
-        return es__fail(ES_ECONFIG,
-                        "%s: key 'cmn' needs \"log\": \"log\" or \"db\" (a colouring is a "
-                        "constant per band only after the log)",
-                        r->origin);
+    if ((rc = get_bool(r, "cmn", 0, &d->cmn)) < 0) return rc;
     if ((rc = get_num(r, "mean", 0.0, &d->mean, &has)) < 0) return rc;
     d->has_norm = has;
     if ((rc = get_num(r, "std", 1.0, &d->std, &has)) < 0) return rc;
@@ -224,9 +222,6 @@ static int parse_object(es_feature_desc *d, reader *r) {
         if ((rc = get_choice(r, "align", aligns, 2, 0, &d->align_end)) < 0) return rc;
     }
     if ((rc = get_num(r, "place", 0.0, &d->place, &has)) < 0) return rc;
-    if (!(d->place >= 0.0 && d->place <= 1.0))
-        return es__fail(ES_ECONFIG, "%s: key 'place' is %g, must be from 0 to 1", r->origin,
-                        d->place);
     return es_feature_desc_validate(d, r->origin);
 }
 
@@ -298,6 +293,14 @@ int es_feature_desc_validate(const es_feature_desc *d, const char *origin) {
         return es__fail(ES_ECONFIG, "%s: log_offset must be above 0", origin);
     if (d->has_norm && !(d->std > 0.0 && isfinite(d->mean)))
         return es__fail(ES_ECONFIG, "%s: std must be above 0", origin);
+    if (d->cmn && d->log == ES_LOG_NONE)
+        return es__fail(ES_ECONFIG,
+                        "%s: key 'cmn' needs \"log\": \"log\" or \"db\" (a colouring is a "
+                        "constant per band only after the log)",
+                        origin);
+    if (!(d->place >= 0.0 && d->place <= 1.0))
+        return es__fail(ES_ECONFIG, "%s: key 'place' is %g, must be from 0 to 1", origin,
+                        d->place);
     return 0;
 }
 

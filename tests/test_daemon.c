@@ -508,7 +508,8 @@ int main(int argc, char **argv) {
     if (check_failures) {
         char log[400], cmd[500];
         snprintf(log, sizeof log, "%s/earshotd.log", dir);
-        snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", log);
+        /* enough to hold a whole sanitizer report, not only its tail */
+        snprintf(cmd, sizeof cmd, "tail -n 300 %s >&2", log);
         if (system(cmd) != 0) fprintf(stderr, "(no daemon log)\n");
     }
     {
