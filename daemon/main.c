@@ -658,8 +658,13 @@ out:
     teach_stop(&d);
     for (int i = 0; i < d.n_slots; i++) {
         worker_stop(d.slots[i].w);
+        d.slots[i].w = NULL;
         es_model_free(d.slots[i].prev);
+        d.slots[i].prev = NULL;
     }
+    /* no slots from here on: server_close drops the clients still
+     * connected, and dropping one looks at every slot's worker */
+    d.n_slots = 0;
     json_decref(d.job_last);
     capture_stop(d.cap);
     server_close(&d);
