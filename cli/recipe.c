@@ -196,7 +196,8 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
                                             "val_groups", "background_dirs", NULL};
     static const char *const train_keys[] = {
         "epochs", "batch", "optimizer", "lr", "weight_decay", "momentum", "clip_norm",
-        "lr_final", "warmup_epochs", "seed", "background_fraction", "background_bursts", "balance", NULL};
+        "lr_final", "warmup_epochs", "average_epochs", "seed", "background_fraction",
+        "background_bursts", "balance", NULL};
     static const char *const aug_keys[] = {"shift", "gain_db", "speed", "noise", "time_mask",
                                            "freq_mask", "eq", "stretch", "warp", "level", NULL};
     static const char *const speed_keys[] = {"p", "min", "max", NULL};
@@ -297,6 +298,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         t->clip_norm = (float)confread_num(&rd, train, "clip_norm", t->clip_norm);
         t->lr_final = confread_num(&rd, train, "lr_final", t->lr_final);
         t->warmup_epochs = confread_int(&rd, train, "warmup_epochs", t->warmup_epochs);
+        t->average_epochs = confread_int(&rd, train, "average_epochs", t->average_epochs);
         t->seed = (uint64_t)confread_int(&rd, train, "seed", (int)t->seed);
         t->background_fraction = confread_num(&rd, train, "background_fraction", t->background_fraction);
         t->background_bursts = confread_num(&rd, train, "background_bursts", t->background_bursts);
@@ -304,12 +306,14 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         if (rd.bad) goto out;
         if (t->epochs < 1 || t->batch < 1 || !(t->opt.lr > 0.0f) || t->opt.weight_decay < 0.0f ||
             t->opt.momentum < 0.0f || t->clip_norm < 0.0f || t->warmup_epochs < 0 ||
+            t->average_epochs < 0 || t->average_epochs > t->epochs ||
             !(t->lr_final >= 0.0 && t->lr_final <= 1.0) ||
             !(t->background_fraction >= 0.0 && t->background_fraction < 1.0) ||
             !(t->background_bursts >= 0.0 && t->background_bursts <= 1.0)) {
             snprintf(err, errlen, "%s:%d: train: epochs, batch and lr must be positive; "
-                     "weight_decay, momentum, clip_norm, warmup_epochs at least 0; lr_final in "
-                     "[0, 1]; background_fraction in [0, 1); background_bursts in [0, 1]", path,
+                     "weight_decay, momentum, clip_norm, warmup_epochs at least 0; "
+                     "average_epochs from 0 to epochs; lr_final in [0, 1]; "
+                     "background_fraction in [0, 1); background_bursts in [0, 1]", path,
                      config_setting_source_line(train));
             goto out;
         }

@@ -4,6 +4,8 @@
  * One safetensors file, written atomically after every epoch:
  *   model/<name>      the training network's tensors (weights, running stats)
  *   best/<name>       the best epoch's weights, when the run keeps a best
+ *   avg/<name>        the running mean of the last epochs' weights, when the
+ *                     run averages them and has begun to
  *   optimizer/m, /v   the optimizer's moments, laid out as the gradient block
  * with the model's own earshot.* metadata (so a resumed run can check it is
  * training the same thing) and earshot.checkpoint, a JSON object with the
@@ -20,13 +22,15 @@
 #include "internal.h"
 #include "model_meta.h"
 
-/* Room for "model/" or "best/" plus a state_dict name. */
+/* Room for "model/", "best/" or "avg/" plus a state_dict name. */
 #define NAME_CAP 200
 
 int es__checkpoint_save(const char *path, const es_model *model, const es_net *net,
-                        const es_model *best, es_optimizer *opt, const es__ckpt_info *info) {
+                        const es_model *best, const es_model *avg, es_optimizer *opt,
+                        const es__ckpt_info *info) {
     const es_net *bnet = best ? es_model_weights(best) : NULL;
-    int n = es_net_num_tensors(net), n_all = n + (bnet ? n : 0), rc;
+    const es_net *anet = avg && info->averaged > 0 ? es_model_weights(avg) : NULL;
+    int n = es_net_num_tensors(net), n_all = n + (bnet ? n : 0) + (anet ? n : 0), rc;
     es_opt_state *os = es_optimizer_state(opt);
     es__st_out *outs = es__calloc((size_t)n_all + 2, sizeof *outs);
     char *names = es__malloc_array((size_t)n_all, NAME_CAP);
@@ -44,7 +48,12 @@ int es__checkpoint_save(const char *path, const es_model *model, const es_net *n
     }
     if ((rc = es__model_meta_init(&mm, model)) < 0) goto out;
     if ((rc = es__model_tensors(net, "model/", outs, names, NAME_CAP)) < 0) goto out;
-    if (bnet && (rc = es__model_tensors(bnet, "best/", outs + n, names + (size_t)n * NAME_CAP,
+    k = (size_t)n;
+    if (bnet && (rc = es__model_tensors(bnet, "best/", outs + k, names + k * NAME_CAP,
+                                        NAME_CAP)) < 0)
+        goto out;
+    k += bnet ? (size_t)n : 0;
+    if (anet && (rc = es__model_tensors(anet, "avg/", outs + k, names + k * NAME_CAP,
                                         NAME_CAP)) < 0)
         goto out;
     k = (size_t)n_all;
@@ -55,11 +64,12 @@ int es__checkpoint_save(const char *path, const es_model *model, const es_net *n
     snprintf(rng, sizeof rng, "%016" PRIx64, info->rng);
     snprintf(net_rng, sizeof net_rng, "%016" PRIx64, info->net_rng);
     snprintf(seed, sizeof seed, "%" PRIu64, info->seed);
-    j = json_pack("{s:i, s:i, s:i, s:I, s:I, s:f, s:s, s:s, s:s, s:I}", "epoch", info->epoch,
-                  "epochs", info->epochs, "batch", info->batch, "step", (json_int_t)info->step,
-                  "optimizer_step", (json_int_t)os->step, "best_acc", (double)info->best_acc,
-                  "rng", rng, "net_rng", net_rng, "seed", seed, "train_clips",
-                  (json_int_t)info->n_train);
+    j = json_pack("{s:i, s:i, s:i, s:I, s:I, s:f, s:s, s:s, s:s, s:I, s:i}", "epoch",
+                  info->epoch, "epochs", info->epochs, "batch", info->batch, "step",
+                  (json_int_t)info->step, "optimizer_step", (json_int_t)os->step, "best_acc",
+                  (double)info->best_acc, "rng", rng, "net_rng", net_rng, "seed", seed,
+                  "train_clips", (json_int_t)info->n_train, "averaged",
+                  anet ? info->averaged : 0);
     info_json = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!info_json) {
         rc = es__fail(ES_ENOMEM, "out of memory writing checkpoint '%s'", path);
@@ -112,17 +122,20 @@ static int parse_info(const char *json, es__ckpt_info *info, long *opt_step, con
     double best_acc = 0.0;
     int rc = 0;
     if (!j) return es__fail(ES_EJSON, "%s: earshot.checkpoint: %s", path, err.text);
-    if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:i, s:i, s:I, s:I, s:F, s:s, s:s, s:s, s:I}",
-                       "epoch", &info->epoch, "epochs", &info->epochs, "batch", &info->batch,
-                       "step", &step, "optimizer_step", &ostep, "best_acc", &best_acc, "rng",
-                       &rng, "net_rng", &net_rng, "seed", &seed, "train_clips", &n_train) < 0)
+    info->averaged = 0; /* absent from checkpoints of runs before averaging existed */
+    if (json_unpack_ex(j, &err, JSON_STRICT,
+                       "{s:i, s:i, s:i, s:I, s:I, s:F, s:s, s:s, s:s, s:I, s?i}", "epoch",
+                       &info->epoch, "epochs", &info->epochs, "batch", &info->batch, "step",
+                       &step, "optimizer_step", &ostep, "best_acc", &best_acc, "rng", &rng,
+                       "net_rng", &net_rng, "seed", &seed, "train_clips", &n_train, "averaged",
+                       &info->averaged) < 0)
         rc = es__fail(ES_EFORMAT, "%s: earshot.checkpoint: %s", path, err.text);
     else if (parse_u64(rng, 16, &info->rng) < 0 || parse_u64(net_rng, 16, &info->net_rng) < 0 ||
              parse_u64(seed, 10, &info->seed) < 0)
         rc = es__fail(ES_EFORMAT, "%s: earshot.checkpoint: a generator state is not a number",
                       path);
     else if (info->epoch < 0 || info->epoch > info->epochs || step < 0 || ostep < 0 ||
-             n_train < 0)
+             n_train < 0 || info->averaged < 0 || info->averaged > info->epoch)
         rc = es__fail(ES_EFORMAT, "%s: earshot.checkpoint: counters out of range", path);
     info->step = (long)step;
     info->n_train = (size_t)n_train;
@@ -143,7 +156,7 @@ static int load_state(const es__st_file *st, const char *name, float *dst, size_
 }
 
 int es__checkpoint_load(const char *path, const es_model *model, es_net *net, es_model *best,
-                        es_optimizer *opt, es__ckpt_info *info) {
+                        es_model *avg, es_optimizer *opt, es__ckpt_info *info) {
     es__st_file st;
     es_opt_state *os = es_optimizer_state(opt);
     const char *ij;
@@ -167,6 +180,16 @@ int es__checkpoint_load(const char *path, const es_model *model, es_net *net, es
     if (best) {
         if ((rc = es__load_net_tensors(net, &st, "best/", path)) < 0 ||
             (rc = es_model_set_weights(best, net)) < 0)
+            goto out;
+    }
+    if (info->averaged > 0) {
+        if (!avg) {
+            rc = es__fail(ES_ECONFIG, "%s: the checkpoint's run averages weights; this one "
+                          "does not", path);
+            goto out;
+        }
+        if ((rc = es__load_net_tensors(net, &st, "avg/", path)) < 0 ||
+            (rc = es_model_set_weights(avg, net)) < 0)
             goto out;
     }
     if ((rc = es__load_net_tensors(net, &st, "model/", path)) < 0) goto out;

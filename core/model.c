@@ -321,6 +321,10 @@ int es_model_set_weights(es_model *m, const es_net *net) {
     return es_net_copy_weights(m->weights, net);
 }
 
+int es_model_average_weights(es_model *m, const es_net *net, int n) {
+    return es_net_average_weights(m->weights, net, n);
+}
+
 void es__model_meta_free(es__model_meta *mm) {
     es__free(mm->labels);
     es__free(mm->arch);

@@ -420,17 +420,39 @@ int es_net_freeze_before(es_net *net, int first) {
     return 0;
 }
 
-int es_net_copy_weights(es_net *dst, const es_net *src) {
+static int same_arch(const es_net *dst, const es_net *src) {
     if (dst->n_tensors != src->n_tensors || dst->n_values != src->n_values)
         return es__fail(ES_EINVAL, "networks have different architectures");
     for (int i = 0; i < src->n_tensors; i++)
         if (strcmp(dst->tensors[i].name, src->tensors[i].name) != 0 ||
             dst->tensors[i].numel != src->tensors[i].numel)
             return es__fail(ES_EINVAL, "networks differ at tensor '%s'", src->tensors[i].name);
-    memcpy(dst->values, src->values, src->n_values * sizeof *dst->values);
+    return 0;
+}
+
+static void copy_counters(es_net *dst, const es_net *src) {
     for (int i = 0; i < src->n_tensors; i++)
         if (src->tensors[i].kind == ES_TENSOR_COUNTER)
             *dst->tensors[i].counter = *src->tensors[i].counter;
+}
+
+int es_net_copy_weights(es_net *dst, const es_net *src) {
+    int rc = same_arch(dst, src);
+    if (rc < 0) return rc;
+    memcpy(dst->values, src->values, src->n_values * sizeof *dst->values);
+    copy_counters(dst, src);
+    return 0;
+}
+
+int es_net_average_weights(es_net *avg, const es_net *src, int n) {
+    int rc = same_arch(avg, src);
+    float f = 1.0f / (float)(n + 1);
+    if (rc < 0) return rc;
+    if (n < 0) return es__fail(ES_EINVAL, "a running mean of %d networks", n);
+    if (n == 0) return es_net_copy_weights(avg, src); /* exactly src: a + (b - a) may round */
+    for (size_t i = 0; i < src->n_values; i++)
+        avg->values[i] += (src->values[i] - avg->values[i]) * f;
+    copy_counters(avg, src);
     return 0;
 }
 

@@ -431,12 +431,23 @@ static int validate(const es_model *model, es_split val, float *acc) {
     return 0;
 }
 
+/* The first epoch whose weights go into the model's running mean. */
+static int average_from(const es_train_config *cfg) {
+    return cfg->average_epochs > 1 ? cfg->epochs - cfg->average_epochs + 1 : cfg->epochs + 1;
+}
+
+/* How many epochs' weights the model holds the mean of after epoch. */
+static int averaged_after(const es_train_config *cfg, int epoch) {
+    int from = average_from(cfg);
+    return epoch >= from ? epoch - from + 1 : 0;
+}
+
 /* Restores a checkpoint into the run, after checking it belongs to it. */
 static int resume(const es_train_config *cfg, es_model *model, es_net *net, es_model *best,
                   es_optimizer *opt, size_t n_train, es_rng *rng, int *first_epoch,
                   long *step_no, float *best_acc) {
     es__ckpt_info ci;
-    int rc = es__checkpoint_load(cfg->resume, model, net, best, opt, &ci);
+    int rc = es__checkpoint_load(cfg->resume, model, net, best, model, opt, &ci);
     if (rc < 0) return rc;
     if (ci.epochs != cfg->epochs || ci.batch != cfg->batch || ci.seed != cfg->seed ||
         ci.n_train != n_train)
@@ -445,12 +456,18 @@ static int resume(const es_train_config *cfg, es_model *model, es_net *net, es_m
                         cfg->resume, ci.epochs, ci.batch, (unsigned long long)ci.seed,
                         ci.n_train, cfg->epochs, cfg->batch, (unsigned long long)cfg->seed,
                         n_train);
+    if (ci.averaged != averaged_after(cfg, ci.epoch))
+        return es__fail(ES_ECONFIG, "%s: the checkpoint's run averages the last %d epochs' "
+                        "weights differently (after epoch %d it held %d, this run would hold %d)",
+                        cfg->resume, cfg->average_epochs, ci.epoch, ci.averaged,
+                        averaged_after(cfg, ci.epoch));
     rng->s = ci.rng;
     es_net_set_rng_state(net, ci.net_rng);
     *first_epoch = ci.epoch + 1;
     *step_no = ci.step;
     *best_acc = ci.best_acc;
-    return es_model_set_weights(model, net);
+    /* while averaging, the model holds the mean (loaded above), not the net */
+    return ci.averaged > 0 ? 0 : es_model_set_weights(model, net);
 }
 
 int es_train(es_model *model, es_model *best, es_split train, es_split val,
@@ -477,6 +494,8 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
     memset(&pf, 0, sizeof pf);
     if (train.n == 0) return es__fail(ES_EEMPTY, "no training clips");
     if (B < 1 || cfg->epochs < 1) return es__fail(ES_EINVAL, "batch and epochs must be at least 1");
+    if (cfg->average_epochs < 0 || cfg->average_epochs > cfg->epochs)
+        return es__fail(ES_EINVAL, "average_epochs must be from 0 to epochs (%d)", cfg->epochs);
     if (es_dataset_num_labels(train.ds) > ES_MAX_LABELS)
         return es__fail(ES_EINVAL, "too many labels in the data");
     e.model = model;
@@ -620,7 +639,14 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
             p.seconds = now_s() - t0;
             if (cb) cb(user, &p, 0);
         }
-        if ((rc = es_model_set_weights(model, net)) < 0) goto out;
+        /* the last epochs' weights averaged: each epoch's batch-norm
+         * statistics come from its last few batches alone (momentum 0.1); a
+         * digits fold's held-out speaker moved over 7.6 points across the
+         * last eight epochs, under 3.6 with the last ten averaged */
+        rc = averaged_after(cfg, epoch) > 0
+                 ? es_model_average_weights(model, net, averaged_after(cfg, epoch) - 1)
+                 : es_model_set_weights(model, net);
+        if (rc < 0) goto out;
         if (val.n > 0) {
             if ((rc = validate(model, val, &p.val_acc)) < 0) goto out;
             if (p.val_acc > best_acc) {
@@ -633,8 +659,9 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         }
         if (cfg->checkpoint) {
             es__ckpt_info ci = {epoch, cfg->epochs, B, step_no, best_acc, cfg->seed, e.rng.s,
-                                es_net_rng_state(net), train.n};
-            if ((rc = es__checkpoint_save(cfg->checkpoint, model, net, best, opt, &ci)) < 0)
+                                es_net_rng_state(net), train.n, averaged_after(cfg, epoch)};
+            if ((rc = es__checkpoint_save(cfg->checkpoint, model, net, best, model, opt, &ci)) <
+                0)
                 goto out;
         }
         p.seconds = now_s() - t0;

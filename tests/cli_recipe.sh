@@ -23,6 +23,7 @@ bad "negative epochs" "epochs, batch and lr must be positive" 's/epochs = 10;/ep
 bad "speed out of range" "augment: speed needs 0.5 <= min <= max <= 2" 's/augment = {/augment = { speed = { p = 0.5; min = 0.0; max = 1.0; };/'
 bad "unknown augment key" "unknown setting 'pitch' in 'augment'" 's/augment = {/augment = { pitch = 2;/'
 bad "bad feature key" "unknown key 'colour'" 's/n_mels = 32;/n_mels = 32; colour = 1;/'
+bad "averaging more epochs than run" "average_epochs from 0 to epochs" 's/epochs = 10;/epochs = 10; average_epochs = 11;/'
 bad "syntax error" "syntax error" 's/^model = {/model = {{/'
 echo "cli_recipe: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -343,6 +343,55 @@ static void check_round_trip(void) {
     remove(dir);
 }
 
+/* A running mean of networks (training's weight averaging): n = 0 copies
+ * exactly; folding b into the mean of {a} gives (a + b) / 2, then a again
+ * (2a + b) / 3, for weights and running statistics alike; another arch or
+ * a negative count is refused. */
+static void check_average(void) {
+    es_model *m = load_model("mel"), *other = load_model("seed");
+    es_net *a = NULL, *b = NULL, *avg = NULL, *o = NULL;
+    if (!m || !other) return;
+    CHECK_RC(es_model_instantiate(m, 1, 0, &a), 0);
+    CHECK_RC(es_model_instantiate(m, 1, 0, &b), 0);
+    CHECK_RC(es_model_instantiate(m, 1, 0, &avg), 0);
+    CHECK_RC(es_model_instantiate(other, 1, 0, &o), 0);
+    if (!a || !b || !avg || !o) return;
+    es_net_init_params(b, 5);
+    for (int i = 0; i < es_net_num_tensors(b); i++) { /* running statistics differ too */
+        const es_tensor *t = es_net_tensor_at(b, i);
+        for (size_t k = 0; t->kind == ES_TENSOR_BUFFER && k < t->numel; k++)
+            t->data[k] = 0.5f + 0.25f * (float)(k % 7);
+    }
+    for (int step = 0; step < 3; step++) {
+        const es_net *src = step == 1 ? b : a;
+        double worst = 0.0;
+        int exact = 1;
+        CHECK_RC(es_net_average_weights(avg, src, step), 0);
+        for (int i = 0; i < es_net_num_tensors(a); i++) {
+            const es_tensor *ta = es_net_tensor_at(a, i), *tb = es_net_tensor_at(b, i);
+            const es_tensor *tm = es_net_tensor_at(avg, i);
+            if (ta->kind == ES_TENSOR_COUNTER) continue;
+            for (size_t k = 0; k < ta->numel; k++) {
+                double want = step == 0   ? ta->data[k]
+                              : step == 1 ? (ta->data[k] + (double)tb->data[k]) / 2.0
+                                          : (2.0 * ta->data[k] + tb->data[k]) / 3.0;
+                exact &= tm->data[k] == ta->data[k];
+                if (fabs(tm->data[k] - want) > worst) worst = fabs(tm->data[k] - want);
+            }
+        }
+        if (step == 0) CHECK(exact);
+        CHECK(worst <= 1e-6);
+    }
+    CHECK_RC(es_net_average_weights(avg, o, 1), ES_EINVAL);
+    CHECK_RC(es_net_average_weights(avg, a, -1), ES_EINVAL);
+    es_net_free(a);
+    es_net_free(b);
+    es_net_free(avg);
+    es_net_free(o);
+    es_model_free(m);
+    es_model_free(other);
+}
+
 int main(void) {
     check_logits("seed");
     check_logits("mel");
@@ -355,5 +404,6 @@ int main(void) {
     check_posteriors("mix", ES_FIXTURES_DIR "/synth1-8000.wav", "mix_synth1-8000_posteriors.npy");
     check_posteriors("mel", NN_DIR "/short-16000.wav", "mel_short_posteriors.npy");
     check_round_trip();
+    check_average();
     CHECK_DONE();
 }

@@ -53,6 +53,11 @@ expect_err "earshot.checkpoint' is missing" --resume "$T/a.st"
 expect_err "no such file\|No such file\|cannot open" --resume "$T/nothing.st"
 head -c 3000 "$T/ck.st" >"$T/cut.st"
 expect_err "cut.st" --resume "$T/cut.st"
+sed 's/average_epochs = 3;/average_epochs = 1;/' "$R" >"$T/avg.cfg"
+if "$ES" train --config "$T/avg.cfg" --threads 2 --quiet --out "$T/x.st" --resume "$T/ck.st" \
+     >/dev/null 2>"$T/err"; then bad "a checkpoint averaging other epochs was accepted"
+elif grep -q "averages the last 1 epochs' weights differently" "$T/err"; then ok
+else bad "other averaging: $(cat "$T/err")"; fi
 sed 's/out = 16;/out = 12;/' "$R" >"$T/other.cfg"
 if "$ES" train --config "$T/other.cfg" --threads 2 --quiet --out "$T/x.st" --resume "$T/ck.st" \
      >/dev/null 2>"$T/err"; then bad "a checkpoint of another arch was accepted"

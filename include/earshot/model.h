@@ -90,6 +90,9 @@ int es_model_instantiate(const es_model *m, int max_batch, unsigned flags, es_ne
 
 /* Copies a network's weights (same arch) into the model. */
 int es_model_set_weights(es_model *m, const es_net *net);
+/* Folds a network's weights into the model's, which hold the mean of n
+ * networks (es_net_average_weights); n = 0 copies. */
+int es_model_average_weights(es_model *m, const es_net *net, int n);
 
 #ifdef __cplusplus
 }

@@ -127,6 +127,11 @@ const es_tensor *es_net_tensor(const es_net *net, const char *name);
 /* Copies every tensor's values from src (same arch) into dst. */
 int es_net_copy_weights(es_net *dst, const es_net *src);
 
+/* Folds src into a running mean of n networks held by avg (same arch):
+ * avg += (src - avg) / (n + 1) over every weight and running statistic, so
+ * avg then holds the mean of n + 1; n = 0 copies. Counters are src's. */
+int es_net_average_weights(es_net *avg, const es_net *src, int n);
+
 /* PyTorch's default initialisation (kaiming-uniform a=√5 weights, uniform
  * ±1/√fan_in biases, batch-norm 1/0/0/1), from a seed. */
 void es_net_init_params(es_net *net, uint64_t seed);

@@ -53,6 +53,8 @@ typedef struct {
     float clip_norm;             /* global gradient norm cap; 0 = none */
     double lr_final;             /* cosine decay from lr to lr·lr_final */
     int warmup_epochs;           /* linear warm-up */
+    int average_epochs;          /* the model is the mean of the last N epochs' weights and
+                                    running statistics (0 or 1: the last epoch's alone) */
     uint64_t seed;
     es_augment aug;
     double background_fraction;  /* share of each batch that is background */
