@@ -332,10 +332,6 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         confread_keys(&rd, config_setting_get_member(aug, "stretch"), speed_keys);
         confread_keys(&rd, config_setting_get_member(aug, "warp"), speed_keys);
         a->shift = confread_num(&rd, aug, "shift", 0.0);
-        /* classify puts a short clip in the middle of where training put it,
-         * unless the recipe's features say where */
-        if (!config_setting_get_member(config_setting_get_member(model, "features"), "place"))
-            r->features.place = a->shift / 2.0;
         a->gain_db = confread_num(&rd, aug, "gain_db", 0.0);
         if ((g = config_setting_get_member(aug, "speed"))) {
             a->speed_p = confread_num(&rd, g, "p", 0.0);
@@ -384,6 +380,10 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
                 goto out;
             }
         }
+        /* classify puts a short clip in the middle of where training put it,
+         * unless the recipe's features say where */
+        if (!config_setting_get_member(config_setting_get_member(model, "features"), "place"))
+            r->features.place = a->shift / 2.0;
     }
     if (rd.bad) goto out;
     rc = 0;

@@ -22,7 +22,8 @@
 static const char *const known_keys[] = {
     "kind", "sample_rate", "n_fft", "win_length", "hop_length", "window", "center",
     "pad_mode", "power", "n_mels", "f_min", "f_max", "mel_scale", "norm", "log",
-    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align", "cmn", "place",
+    "log_offset", "top_db", "mean", "std", "clip_seconds", "stride_seconds", "align", "cmn",
+    "place",
 };
 
 typedef struct {
@@ -64,7 +65,6 @@ static int get_num(reader *r, const char *key, double def, double *out, int *pre
     return 0;
 }
 
-/* Returns the index of the key's string value in choices[], def when absent. */
 /* A boolean key: *out = its value, or def when absent. */
 static int get_bool(reader *r, const char *key, int def, int *out) {
     json_t *v = json_object_get(r->obj, key);
@@ -74,6 +74,7 @@ static int get_bool(reader *r, const char *key, int def, int *out) {
     return 0;
 }
 
+/* Returns the index of the key's string value in choices[], def when absent. */
 static int get_choice(reader *r, const char *key, const char *const *choices, int n, int def,
                       int *out) {
     json_t *v = json_object_get(r->obj, key);

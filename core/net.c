@@ -445,11 +445,11 @@ int es_net_copy_weights(es_net *dst, const es_net *src) {
 }
 
 int es_net_average_weights(es_net *avg, const es_net *src, int n) {
-    int rc = same_arch(avg, src);
     float f = 1.0f / (float)(n + 1);
-    if (rc < 0) return rc;
+    int rc;
     if (n < 0) return es__fail(ES_EINVAL, "a running mean of %d networks", n);
     if (n == 0) return es_net_copy_weights(avg, src); /* exactly src: a + (b - a) may round */
+    if ((rc = same_arch(avg, src)) < 0) return rc;
     for (size_t i = 0; i < src->n_values; i++)
         avg->values[i] += (src->values[i] - avg->values[i]) * f;
     copy_counters(avg, src);

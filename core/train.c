@@ -578,6 +578,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         es_train_progress p;
         double loss_sum = 0.0;
         long correct = 0, seen = 0;
+        int held; /* epochs in the model's running mean after this one */
         memset(&p, 0, sizeof p);
         p.epoch = epoch;
         p.epochs = cfg->epochs;
@@ -643,9 +644,9 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
          * statistics come from its last few batches alone (momentum 0.1); a
          * digits fold's held-out speaker moved over 7.6 points across the
          * last eight epochs, under 3.6 with the last ten averaged */
-        rc = averaged_after(cfg, epoch) > 0
-                 ? es_model_average_weights(model, net, averaged_after(cfg, epoch) - 1)
-                 : es_model_set_weights(model, net);
+        held = averaged_after(cfg, epoch);
+        rc = held > 0 ? es_model_average_weights(model, net, held - 1)
+                      : es_model_set_weights(model, net);
         if (rc < 0) goto out;
         if (val.n > 0) {
             if ((rc = validate(model, val, &p.val_acc)) < 0) goto out;
@@ -659,7 +660,7 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         }
         if (cfg->checkpoint) {
             es__ckpt_info ci = {epoch, cfg->epochs, B, step_no, best_acc, cfg->seed, e.rng.s,
-                                es_net_rng_state(net), train.n, averaged_after(cfg, epoch)};
+                                es_net_rng_state(net), train.n, held};
             if ((rc = es__checkpoint_save(cfg->checkpoint, model, net, best, model, opt, &ci)) <
                 0)
                 goto out;
