@@ -50,5 +50,8 @@ int cmd_finetune(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_scene(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_mine(int argc, char **argv);
 
 #endif

@@ -28,8 +28,49 @@ static const char help[] =
     "                          training recipe (flags override it)\n"
     "      --groups A,B        evaluate only clips of these groups\n"
     "  -j, --json              one JSON object: accuracy, balanced_accuracy, n, labels,\n"
-    "                          confusion, per_class\n"
+    "                          confusion, per_class (and per_source, for a manifest\n"
+    "                          with a source column)\n"
     "  -h, --help              this text\n";
+
+#define MAX_SOURCES 64
+
+/* es_evaluate over the split, a source at a time: conf gets the whole
+ * confusion, right[s] and n[s] each source's right answers and clips. The
+ * clip count, or a negative ES_E* code. */
+static int evaluate_sources(const es_model *m, es_split split, int *conf, int *right, int *n) {
+    int K = es_model_num_labels(m), ns = es_dataset_num_sources(split.ds), total = 0;
+    int *c = calloc((size_t)K * K, sizeof *c);
+    size_t *idx = malloc((split.n ? split.n : 1) * sizeof *idx);
+    if (!c || !idx || ns > MAX_SOURCES) {
+        free(c);
+        free(idx);
+        return ns > MAX_SOURCES ? es_evaluate(m, split, conf) : ES_ENOMEM;
+    }
+    for (int src = 0; src < ns; src++) {
+        size_t k = 0;
+        int got;
+        for (size_t i = 0; i < split.n; i++) {
+            size_t j = split.idx ? split.idx[i] : i;
+            if (es_dataset_clip(split.ds, j)->source == src) idx[k++] = j;
+        }
+        memset(c, 0, (size_t)K * K * sizeof *c);
+        if ((got = es_evaluate(m, (es_split){split.ds, idx, k}, c)) < 0) {
+            total = got;
+            break;
+        }
+        right[src] = n[src] = 0;
+        for (int a = 0; a < K; a++)
+            for (int b = 0; b < K; b++) {
+                conf[a * K + b] += c[a * K + b];
+                n[src] += c[a * K + b];
+                if (a == b) right[src] += c[a * K + b];
+            }
+        total += got;
+    }
+    free(c);
+    free(idx);
+    return total;
+}
 
 int cmd_eval(int argc, char **argv) {
     static const struct option longopts[] = {
@@ -49,7 +90,7 @@ int cmd_eval(int argc, char **argv) {
     size_t *sel = NULL, *rest = NULL, n_sel = 0, n_rest = 0;
     es_split split;
     double bal = 0.0;
-    int present = 0, have_recipe = 0;
+    int present = 0, have_recipe = 0, src_right[MAX_SOURCES] = {0}, src_n[MAX_SOURCES] = {0};
     recipe r;
 
     opterr = 0;
@@ -123,7 +164,7 @@ int cmd_eval(int argc, char **argv) {
     }
     K = es_model_num_labels(m);
     conf = calloc((size_t)K * K, sizeof *conf);
-    if (!conf || (n = es_evaluate(m, split, conf)) < 0) {
+    if (!conf || (n = evaluate_sources(m, split, conf, src_right, src_n)) < 0) {
         cli_error("eval", "%s", conf ? es_errmsg() : "out of memory");
         status = CLI_FAIL;
         goto out;
@@ -161,6 +202,15 @@ int cmd_eval(int argc, char **argv) {
         json_object_set_new(o, "labels", labels);
         json_object_set_new(o, "confusion", cm);
         json_object_set_new(o, "per_class", pc);
+        if (es_dataset_num_sources(ds) > 1 && es_dataset_num_sources(ds) <= MAX_SOURCES) {
+            json_t *ps = json_object();
+            for (int k = 0; k < es_dataset_num_sources(ds); k++)
+                if (src_n[k])
+                    json_object_set_new(ps, es_dataset_source(ds, k),
+                                        json_pack("{s:f,s:i}", "accuracy",
+                                                  (double)src_right[k] / src_n[k], "n", src_n[k]));
+            json_object_set_new(o, "per_source", ps);
+        }
         s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         if (s) puts(s);
         free(s);
@@ -174,6 +224,13 @@ int cmd_eval(int argc, char **argv) {
             for (int j = 0; j < K; j++) rsum += conf[k * K + j], csum += conf[j * K + k];
             printf("%-12s %9.4f %9.4f %6d\n", es_model_label(m, k), csum ? (double)tp / csum : 0.0,
                    rsum ? (double)tp / rsum : 0.0, rsum);
+        }
+        if (es_dataset_num_sources(ds) > 1 && es_dataset_num_sources(ds) <= MAX_SOURCES) {
+            printf("\n%-20s %9s %6s\n", "source", "accuracy", "n");
+            for (int k = 0; k < es_dataset_num_sources(ds); k++)
+                if (src_n[k])
+                    printf("%-20.20s %9.4f %6d\n", es_dataset_source(ds, k),
+                           (double)src_right[k] / src_n[k], src_n[k]);
         }
         printf("\nconfusion (rows true, columns predicted):\n%12s", "");
         for (int j = 0; j < K; j++) printf(" %5.5s", es_model_label(m, j));

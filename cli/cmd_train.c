@@ -287,6 +287,20 @@ int cmd_train(int argc, char **argv) {
         }
         bg[n_bg++] = d;
     }
+    for (int i = 0; i < r.n_background_manifests; i++) {
+        es_dataset *d = NULL;
+        if (n_bg == (int)(sizeof bg / sizeof bg[0])) {
+            cli_error("train", "too many background folders and manifests");
+            goto out;
+        }
+        if (es_dataset_from_csv(&d, r.background_manifests[i], NULL) < 0 ||
+            es_dataset_load(d, r.features.sample_rate) < 0) {
+            cli_error("train", "background '%s': %s", r.background_manifests[i], es_errmsg());
+            es_dataset_free(d);
+            goto out;
+        }
+        bg[n_bg++] = d;
+    }
     if (report) {
         char path[4200];
         snprintf(path, sizeof path, "%s/train.jsonl", report);

@@ -173,10 +173,51 @@ static void strlist(const config_setting_t *s, char **out, int *n, int max) {
     }
 }
 
+/* How training draws its clips: balance_sources, crop_to_sound,
+ * background_clips, background_balance, background_weights. */
+static int read_sampling(confread *rd, const config_setting_t *train, recipe *r, const char *path) {
+    es_train_config *t = &r->train;
+    const config_setting_t *w = config_setting_get_member(train, "background_weights");
+    t->balance_sources = confread_bool(rd, train, "balance_sources", 0);
+    t->crop_to_sound = confread_bool(rd, train, "crop_to_sound", 0);
+    t->background_clips = confread_num(rd, train, "background_clips", 0.0);
+    t->background_balance = confread_bool(rd, train, "background_balance", 0);
+    if (rd->bad) return -1;
+    if (!(t->background_clips >= 0.0 && t->background_clips < 1.0)) {
+        snprintf(rd->err, rd->errlen, "%s:%d: train.background_clips must be in [0, 1)", path,
+                 config_setting_source_line(train));
+        return -1;
+    }
+    if (!w) return 0;
+    if (!config_setting_is_group(w)) {
+        snprintf(rd->err, rd->errlen, "%s:%d: train.background_weights must be a group of "
+                 "kind = weight, e.g. { speech = 3.0; }", path, config_setting_source_line(w));
+        return -1;
+    }
+    for (int i = 0; i < config_setting_length(w) && i < RECIPE_MAX_LIST; i++) {
+        const config_setting_t *e = config_setting_get_elem(w, (unsigned)i);
+        double v = confread_num(rd, w, config_setting_name(e), -1.0);
+        if (rd->bad) return -1;
+        if (!(v >= 0.0 && v <= 1000.0)) {
+            snprintf(rd->err, rd->errlen, "%s:%d: train.background_weights.%s must be a weight "
+                     "in [0, 1000]", path, config_setting_source_line(e), config_setting_name(e));
+            return -1;
+        }
+        r->weight_kinds[i] = strdup(config_setting_name(e));
+        r->weights[i] = v;
+        t->n_background_weights = i + 1;
+    }
+    t->background_weight_kinds = (const char *const *)r->weight_kinds;
+    t->background_weights = r->weights;
+    return 0;
+}
+
 void recipe_free(recipe *r) {
     for (int i = 0; i < r->n_labels; i++) free(r->labels[i]);
     for (int i = 0; i < r->n_val_groups; i++) free(r->val_groups[i]);
     for (int i = 0; i < r->n_background_dirs; i++) free(r->background_dirs[i]);
+    for (int i = 0; i < r->n_background_manifests; i++) free(r->background_manifests[i]);
+    for (int i = 0; i < r->train.n_background_weights; i++) free(r->weight_kinds[i]);
     es_free(r->layers);
     memset(r, 0, sizeof *r);
 }
@@ -193,13 +234,16 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
     static const char *const top_keys[] = {"model", "data", "train", "augment", NULL};
     static const char *const model_keys[] = {"labels", "background", "features", "arch", NULL};
     static const char *const data_keys[] = {"dir", "manifest", "label_regex", "group_regex",
-                                            "val_groups", "background_dirs", NULL};
+                                            "val_groups", "background_dirs",
+                                            "background_manifests", NULL};
     static const char *const train_keys[] = {
         "epochs", "batch", "optimizer", "lr", "weight_decay", "momentum", "clip_norm",
         "lr_final", "warmup_epochs", "average_epochs", "seed", "background_fraction",
-        "background_bursts", "balance", NULL};
+        "background_bursts", "balance", "balance_sources", "crop_to_sound", "background_clips",
+        "background_balance", "background_weights", NULL};
     static const char *const aug_keys[] = {"shift", "gain_db", "speed", "noise", "time_mask",
-                                           "freq_mask", "eq", "stretch", "warp", "level", NULL};
+                                           "freq_mask", "eq", "stretch", "warp", "level",
+                                           "reverb", NULL};
     static const char *const speed_keys[] = {"p", "min", "max", NULL};
     static const char *const noise_keys[] = {"p", "snr_min", "snr_max", NULL};
     static const char *const tmask_keys[] = {"count", "width", "p", NULL};
@@ -272,6 +316,8 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         strlist(config_setting_get_member(data, "val_groups"), r->val_groups, &r->n_val_groups, RECIPE_MAX_LIST);
         strlist(config_setting_get_member(data, "background_dirs"), r->background_dirs,
                 &r->n_background_dirs, RECIPE_MAX_LIST);
+        strlist(config_setting_get_member(data, "background_manifests"), r->background_manifests,
+                &r->n_background_manifests, RECIPE_MAX_LIST);
     }
 
     r->train = es_train_defaults();
@@ -303,6 +349,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         t->background_fraction = confread_num(&rd, train, "background_fraction", t->background_fraction);
         t->background_bursts = confread_num(&rd, train, "background_bursts", t->background_bursts);
         t->balance = confread_bool(&rd, train, "balance", t->balance);
+        if (read_sampling(&rd, train, r, path) < 0) goto out;
         if (rd.bad) goto out;
         if (t->epochs < 1 || t->batch < 1 || !(t->opt.lr > 0.0f) || t->opt.weight_decay < 0.0f ||
             t->opt.momentum < 0.0f || t->clip_norm < 0.0f || t->warmup_epochs < 0 ||
@@ -331,6 +378,7 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
         confread_keys(&rd, config_setting_get_member(aug, "eq"), eq_keys);
         confread_keys(&rd, config_setting_get_member(aug, "stretch"), speed_keys);
         confread_keys(&rd, config_setting_get_member(aug, "warp"), speed_keys);
+        confread_keys(&rd, config_setting_get_member(aug, "reverb"), speed_keys);
         a->shift = confread_num(&rd, aug, "shift", 0.0);
         a->gain_db = confread_num(&rd, aug, "gain_db", 0.0);
         if ((g = config_setting_get_member(aug, "speed"))) {
@@ -357,6 +405,11 @@ int recipe_load(recipe *r, const char *path, char *err, size_t errlen) {
             a->warp_p = confread_num(&rd, g, "p", 0.0);
             a->warp_min = confread_num(&rd, g, "min", 1.0);
             a->warp_max = confread_num(&rd, g, "max", 1.0);
+        }
+        if ((g = config_setting_get_member(aug, "reverb"))) {
+            a->reverb_p = confread_num(&rd, g, "p", 0.0);
+            a->reverb_min = confread_num(&rd, g, "min", 0.2);
+            a->reverb_max = confread_num(&rd, g, "max", 0.8);
         }
         if ((g = config_setting_get_member(aug, "eq"))) {
             a->eq_p = confread_num(&rd, g, "p", 0.0);

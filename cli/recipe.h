@@ -19,6 +19,10 @@ typedef struct {
     int n_val_groups;
     char *background_dirs[RECIPE_MAX_LIST];
     int n_background_dirs;
+    char *background_manifests[RECIPE_MAX_LIST];
+    int n_background_manifests;
+    char *weight_kinds[RECIPE_MAX_LIST];  /* train.background_weights: kind = weight */
+    double weights[RECIPE_MAX_LIST];
     es_train_config train;
 } recipe;
 

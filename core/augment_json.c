@@ -5,7 +5,8 @@
  *   {"shift":0.5,"gain_db":6,"level":{"p":0.5,"min":-40,"max":-3},"speed":{"p":0.6,"min":0.85,"max":1.15},
  *    "noise":{"p":0.5,"snr_min":5,"snr_max":35},"eq":{"p":0.5,"gain_db":10},
  *    "stretch":{"p":0.5,"min":0.8,"max":1.25},"warp":{"p":0.5,"min":0.9,"max":1.1},
- *    "time_mask":{"count":2,"width":10,"p":0.25},"freq_mask":{"count":2,"width":6}}
+ *    "time_mask":{"count":2,"width":10,"p":0.25},"freq_mask":{"count":2,"width":6},
+ *    "reverb":{"p":0.5,"min":0.2,"max":0.8}}   (reverb only when used)
  * Every key is optional (absent = no such augmentation); unknown keys and
  * wrong types are errors, so a typo in a hand-edited file is not silently
  * "no augmentation".
@@ -36,6 +37,10 @@ const char *es_augment_check(const es_augment *a) {
         {a->noise_p >= 0.0 && a->noise_p <= 1.0, "noise.p must be in [0, 1]"},
         {a->snr_min <= a->snr_max && fabs(a->snr_min) <= 200.0 && fabs(a->snr_max) <= 200.0,
          "noise needs snr_min <= snr_max, both within ±200 dB"},
+        {a->reverb_p >= 0.0 && a->reverb_p <= 1.0, "reverb.p must be in [0, 1]"},
+        {a->reverb_p == 0.0 ||
+             (a->reverb_min >= 0.05 && a->reverb_min <= a->reverb_max && a->reverb_max <= 3.0),
+         "reverb needs 0.05 <= min <= max <= 3 (seconds)"},
         {a->eq_p >= 0.0 && a->eq_p <= 1.0, "eq.p must be in [0, 1]"},
         {a->eq_db >= 0.0 && a->eq_db <= 40.0, "eq.gain_db must be in [0, 40]"},
         {a->stretch_p >= 0.0 && a->stretch_p <= 1.0, "stretch.p must be in [0, 1]"},
@@ -68,8 +73,12 @@ int es_augment_to_json(const es_augment *a, char **json) {
         a->stretch_min, "max", a->stretch_max, "warp", "p", a->warp_p, "min", a->warp_min, "max",
         a->warp_max, "time_mask", "count", a->time_masks, "width", a->time_mask_width, "p",
         a->time_mask_p, "freq_mask", "count", a->freq_masks, "width", a->freq_mask_width);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
-                : NULL;
+    char *s;
+    /* only when used: models trained without it keep their bytes */
+    if (o && a->reverb_p > 0.0)
+        json_object_set_new(o, "reverb", json_pack("{s:f, s:f, s:f}", "p", a->reverb_p, "min",
+                                                   a->reverb_min, "max", a->reverb_max));
+    s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
     *json = s ? es__strdup(s) : NULL;
     free(s);
@@ -94,6 +103,7 @@ static const struct {
     {"speed", {F("p", speed_p), F("min", speed_min), F("max", speed_max)}},
     {"noise", {F("p", noise_p), F("snr_min", snr_min), F("snr_max", snr_max)}},
     {"eq", {F("p", eq_p), F("gain_db", eq_db)}},
+    {"reverb", {F("p", reverb_p), F("min", reverb_min), F("max", reverb_max)}},
     {"stretch", {F("p", stretch_p), F("min", stretch_min), F("max", stretch_max)}},
     {"warp", {F("p", warp_p), F("min", warp_min), F("max", warp_max)}},
     {"time_mask", {I("count", time_masks), I("width", time_mask_width), F("p", time_mask_p)}},

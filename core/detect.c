@@ -150,6 +150,7 @@ int es_detector_push(es_detector *d, const float *post, double t_start, double t
         ev->score = d->smooth[vote];
         ev->onset = d->run_onset;
         ev->offset = t_end;
+        ev->decided = t_end;
         for (int j = 0; j < ES_DETECT_TOP_K; j++) {
             int best = -1;
             for (int k = 0; k < K; k++) {

@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "earshot/features.h"
 #include "internal.h"
+#include "sampler.h"
 
 es_train_config es_train_defaults(void) {
     es_train_config c;
@@ -100,6 +101,9 @@ typedef struct {
     size_t clip_n, F, T, ws_n;
     float *wave, *ws;
     es_rng rng;
+    es__draw tdraw;               /* balance_sources: which training clip (n 0: uniform) */
+    es__draw bgdraw;              /* background_balance: which background clip */
+    es__sounds sounds;            /* crop_to_sound: the sounds of long training clips */
 } example_maker;
 
 /* A random background clip, every clip of every collection alike; NULL
@@ -107,7 +111,7 @@ typedef struct {
 static const es_clip *pick_background(example_maker *e) {
     size_t k;
     if (e->bg_total == 0) return NULL;
-    k = es_rng_below(&e->rng, e->bg_total);
+    k = e->bgdraw.n ? es__draw_pick(&e->bgdraw, &e->rng) : es_rng_below(&e->rng, e->bg_total);
     for (int i = 0; i < e->n_bg; i++) {
         if (k < es_dataset_size(e->bg[i])) return es_dataset_clip(e->bg[i], k);
         k -= es_dataset_size(e->bg[i]);
@@ -148,6 +152,9 @@ static void burst(es_rng *r, float *x, size_t n, double level_db) {
 static int background_wave(example_maker *e) {
     double u = es_rng_uniform(&e->rng);
     size_t nb = e->bg_total;
+    /* background_clips: the share of recorded sounds; the rest keeps the
+     * proportions below (quiet room 0.15, noise 0.3, tones 0.15 of 0.6) */
+    if (nb && e->cfg->background_clips > 0.0) u *= 0.6 / (1.0 - e->cfg->background_clips);
     if (u < 0.15) {
         es_noise(&e->rng, e->wave, e->clip_n, 0, 0.0); /* a quiet room */
     } else if (u < 0.45 || (nb == 0 && u < 0.7)) {
@@ -207,18 +214,25 @@ static int make_example(example_maker *e, float *m, int *label, int background) 
         if ((rc = background_wave(e)) < 0) return rc;
         *label = e->bg_label;
     } else {
-        size_t i = split_index(e->train, es_rng_below(&e->rng, e->train.n));
+        size_t j = e->tdraw.n ? es__draw_pick(&e->tdraw, &e->rng) : es_rng_below(&e->rng, e->train.n);
+        size_t i = split_index(e->train, j), at;
         const es_clip *c = es_dataset_clip(e->train.ds, i);
-        const float *noise = NULL;
-        size_t n_noise = 0;
+        const float *noise = NULL, *x = c->x;
+        size_t n_noise = 0, n = c->n;
         const es_clip *b = pick_background(e);
         if (b) {
             noise = b->x;
             n_noise = b->n;
         }
-        if ((rc = es_augment_wave(&e->aug, &e->rng, e->wave, e->clip_n, c->x, c->n, noise,
-                                  n_noise, e->ws, es_model_features(e->model)->sample_rate,
-                                  e->speed)) < 0)
+        /* a long clip: a window around one of its sounds, not a stretch of
+         * the silence between them labelled as the sound */
+        if (e->sounds.count && (at = es__sounds_crop(&e->sounds, j, n, e->clip_n, &e->rng)) !=
+                                   (size_t)-1) {
+            x += at;
+            n = e->clip_n;
+        }
+        if ((rc = es_augment_wave(&e->aug, &e->rng, e->wave, e->clip_n, x, n, noise, n_noise,
+                                  e->ws, es_model_features(e->model)->sample_rate, e->speed)) < 0)
             return rc;
         *label = e->map[c->label];
     }
@@ -470,6 +484,91 @@ static int resume(const es_train_config *cfg, es_model *model, es_net *net, es_m
     return ci.averaged > 0 ? 0 : es_model_set_weights(model, net);
 }
 
+/* A background clip's kind: its label in a manifest with sources, else its
+ * whole collection; *kinds grows as names are met. */
+static int kind_of(const es_dataset *ds, int d, const es_clip *c, char (*names)[64], int *n) {
+    char k[64];
+    int nsrc = es_dataset_num_sources(ds);
+    if (nsrc > 1 || (nsrc == 1 && es_dataset_source(ds, 0)[0]))
+        snprintf(k, sizeof k, "%s", es_dataset_label(ds, c->label));
+    else
+        snprintf(k, sizeof k, "#%d", d);
+    for (int i = 0; i < *n; i++)
+        if (strcmp(names[i], k) == 0) return i;
+    if (*n == 256) return es__fail(ES_ERANGE, "more than 256 kinds of background");
+    snprintf(names[*n], 64, "%s", k);
+    return (*n)++;
+}
+
+/* background_balance: weights over every background clip, in order. */
+static int background_draw(example_maker *e) {
+    char(*names)[64] = es__calloc(256, 64);
+    double *w = es__malloc_array(e->bg_total, sizeof *w), kw[256];
+    int *kind = es__malloc_array(e->bg_total, sizeof *kind), *src = es__malloc_array(e->bg_total, sizeof *src);
+    int nk = 0, rc = 0, src_base = 0;
+    size_t at = 0;
+    if (!names || !w || !kind || !src) {
+        rc = es__fail(ES_ENOMEM, "out of memory for background weights");
+        goto out;
+    }
+    for (int d = 0; d < e->n_bg; d++) {
+        for (size_t i = 0; i < es_dataset_size(e->bg[d]); i++, at++) {
+            const es_clip *c = es_dataset_clip(e->bg[d], i);
+            if ((rc = kind_of(e->bg[d], d, c, names, &nk)) < 0) goto out;
+            kind[at] = rc;
+            src[at] = src_base + c->source;
+        }
+        src_base += es_dataset_num_sources(e->bg[d]);
+    }
+    for (int k = 0; k < nk; k++) {
+        kw[k] = 1.0;
+        for (int j = 0; j < e->cfg->n_background_weights; j++)
+            if (strcmp(e->cfg->background_weight_kinds[j], names[k]) == 0)
+                kw[k] = e->cfg->background_weights[j];
+    }
+    if ((rc = es__balanced_weights(kind, src, e->bg_total, kw, w)) == 0)
+        rc = es__draw_init(&e->bgdraw, w, e->bg_total);
+out:
+    es__free(names);
+    es__free(w);
+    es__free(kind);
+    es__free(src);
+    return rc;
+}
+
+/* balance_sources and crop_to_sound: draws and sounds over the training split. */
+static int training_draw(example_maker *e) {
+    size_t n = e->train.n;
+    double *w = es__malloc_array(n, sizeof *w);
+    int *kind = es__malloc_array(n, sizeof *kind), *src = es__malloc_array(n, sizeof *src), rc = 0;
+    const float **x = es__malloc_array(n, sizeof *x);
+    size_t *nx = es__malloc_array(n, sizeof *nx);
+    if (!w || !kind || !src || !x || !nx) {
+        rc = es__fail(ES_ENOMEM, "out of memory for clip weights");
+        goto out;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const es_clip *c = es_dataset_clip(e->train.ds, split_index(e->train, j));
+        kind[j] = e->map[c->label];
+        src[j] = c->source;
+        x[j] = c->x;
+        nx[j] = c->n;
+    }
+    if (e->cfg->balance_sources && ((rc = es__balanced_weights(kind, src, n, NULL, w)) < 0 ||
+                                    (rc = es__draw_init(&e->tdraw, w, n)) < 0))
+        goto out;
+    if (e->cfg->crop_to_sound)
+        rc = es__sounds_find(&e->sounds, x, nx, n, es_model_features(e->model)->sample_rate,
+                             e->clip_n);
+out:
+    es__free(w);
+    es__free(kind);
+    es__free(src);
+    es__free(x);
+    es__free(nx);
+    return rc;
+}
+
 int es_train(es_model *model, es_model *best, es_split train, es_split val,
              const es_dataset *const *background, int n_background,
              const es_train_config *cfg, es_train_fn cb, void *user) {
@@ -534,10 +633,13 @@ int es_train(es_model *model, es_model *best, es_split train, es_split val,
         rc = es__fail(ES_ENOMEM, "out of memory for training buffers");
         goto out;
     }
+    if ((cfg->balance_sources || cfg->crop_to_sound) && (rc = training_draw(&e)) < 0) goto out;
+    if (cfg->background_balance && e.bg_total && (rc = background_draw(&e)) < 0) goto out;
     /* class weights: inverse frequency, so a majority class (64% cats) does
-     * not win by default; background examples weigh 1 */
+     * not win by default; background examples weigh 1 (balance_sources
+     * draws the classes alike instead) */
     for (int k = 0; k < e.K; k++) cw[k] = 1.0f;
-    if (cfg->balance) {
+    if (cfg->balance && !cfg->balance_sources) {
         int counts[ES_MAX_LABELS] = {0}, present = 0;
         for (size_t i = 0; i < train.n; i++)
             counts[e.map[es_dataset_clip(train.ds, split_index(train, i))->label]]++;
@@ -677,6 +779,9 @@ out:
     es_net_free(net);
 
     es_speed_bank_free(e.speed);
+    es__draw_free(&e.tdraw);
+    es__draw_free(&e.bgdraw);
+    es__sounds_free(&e.sounds);
     es_features_free(e.fx);
     es__free(e.wave);
     es__free(e.ws);

@@ -38,7 +38,10 @@ struct capture {
     pthread_cond_t room;        /* consumers → producer: samples read */
     const _Atomic uint64_t *consumers[CAPTURE_MAX_CONSUMERS];
     int n_consumers;
-    unsigned long generation;   /* bumped by capture_wake and the end, under lock */
+    unsigned long generation;   /* bumped by capture_wake, the last write and the end,
+                                   under lock */
+    int written;                /* the producer wrote its last sample, under lock: a
+                                   consumer waits for no more than what is there */
     uint64_t wake_at;           /* the earliest write position a waiting consumer
                                    waits for (UINT64_MAX: none), under lock */
 };
@@ -215,9 +218,14 @@ static void produce(capture *c, const float *x, size_t n, int wait_for_room) {
     pthread_mutex_unlock(&c->lock);
 }
 
-/* All consumers have read everything written. */
+/* No more samples will come: consumers that wait for a window's worth stop
+ * waiting and read what there is; once all of them have read everything
+ * written, the input has ended. */
 static void drain_then_end(capture *c) {
     pthread_mutex_lock(&c->lock);
+    c->written = 1;
+    c->generation++;
+    pthread_cond_broadcast(&c->more);
     while (!atomic_load(&c->stop) && c->n_consumers > 0 && slowest(c) < es_ring_write_pos(c->ring))
         pthread_cond_wait(&c->room, &c->lock);
     atomic_store(&c->ended, 1);
@@ -321,8 +329,10 @@ void capture_wait(capture *c, const atomic_int *stop, int sleep_ms, uint64_t pos
     pthread_mutex_lock(&c->lock);
     {
         unsigned long g = c->generation;
+        /* after the last write there is no window's worth to wait for: only
+         * for the rest (there is some to read) or for the end */
         while (g == c->generation && es_ring_write_pos(c->ring) < until && !atomic_load(stop) &&
-               !atomic_load(&c->ended)) {
+               !atomic_load(&c->ended) && !(c->written && pos < es_ring_write_pos(c->ring))) {
             if (until < c->wake_at) c->wake_at = until;
             pthread_cond_wait(&c->more, &c->lock);
         }

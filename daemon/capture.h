@@ -49,8 +49,9 @@ void capture_remove_consumer(capture *cap, const _Atomic uint64_t *pos);
 void capture_consumed(capture *cap);
 
 /* Blocks until the input has reached sample `until` (the caller reads from
- * pos < until and has use for nothing before until), the input ends,
- * capture_wake is called or stop is set. A device input cannot signal from
+ * pos < until and has use for nothing before until), a file or stdin has
+ * written its last sample (there will be no more: the caller reads the rest,
+ * from pos on) or ended, capture_wake is called or stop is set. A device input cannot signal from
  * its callback: there the caller sleeps sleep_ms instead, the time until
  * should take within [its period, CAPTURE_MAX_SLEEP_MS]. */
 void capture_wait(capture *cap, const atomic_int *stop, int sleep_ms, uint64_t pos,

@@ -87,10 +87,10 @@ static void detection(esd *d, const queued_event *q) {
     for (int j = 0; j < ES_DETECT_TOP_K; j++)
         if (det->top[j] >= 0)
             json_array_append_new(top, json_pack("[s, f]", q->labels[j + 1], (double)det->top_p[j]));
-    ev = json_pack("{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:s, s:o}", "event", "detection", "id",
-                   (json_int_t)++d->next_id, "model", q->model, "label", q->labels[0], "score",
-                   (double)det->score, "onset", det->onset, "offset", det->offset, "time", when,
-                   "top", top);
+    ev = json_pack("{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:f, s:s, s:o}", "event", "detection",
+                   "id", (json_int_t)++d->next_id, "model", q->model, "label", q->labels[0],
+                   "score", (double)det->score, "onset", det->onset, "offset", det->offset,
+                   "decided", det->decided, "time", when, "top", top);
     if (!ev) return;
     esd_log_detection(q->model, q->labels[0], det->score, det->onset, det->offset);
     clips_request(d, d->next_id, q->model, q->labels[0], det->onset, det->offset);

@@ -19,6 +19,7 @@
 #include "earshot/error.h"
 #include "earshot/features.h"
 #include "earshot/resample.h"
+#include "earshot/span.h"
 #include "log.h"
 
 #define READ_MAX 4096          /* input samples per read */
@@ -42,6 +43,9 @@ struct model_state {
     double clip_seconds;
     float *frames;             /* [T, F] ring of the newest frames */
     double *energy;            /* [T] per-hop sum of squares, ring */
+    double *span_e;            /* [2T] a window's hop energies and scratch, for where
+                                  its sound is */
+    es_span_config span;       /* earshot/span.h's defaults, in this model's hops */
     float *matrix;             /* [F, T] */
     float *post;               /* [K] */
     float *in, *out;           /* [READ_MAX], [max_out] */
@@ -117,6 +121,7 @@ void model_state_free(model_state *st) {
     es_model_free(st->model);
     free(st->frames);
     free(st->energy);
+    free(st->span_e);
     free(st->matrix);
     free(st->silence);
     free(st->post);
@@ -308,11 +313,17 @@ int model_state_create_model(model_state **out, es_model *model, const char *pat
     st->out_cap = es_resampler_max_out(st->rs);
     st->frames = malloc(st->T * st->F * sizeof *st->frames);
     st->energy = calloc(st->T, sizeof *st->energy);
+    st->span_e = calloc(2 * st->T, sizeof *st->span_e);
+    /* the defaults are for 10 ms hops */
+    st->span = es_span_defaults;
+    st->span.merge_hops = (size_t)lround((double)es_span_defaults.merge_hops * 0.01 * st->rate / st->hop);
+    st->span.min_hops = (size_t)lround((double)es_span_defaults.min_hops * 0.01 * st->rate / st->hop);
     st->matrix = malloc(st->F * st->T * sizeof *st->matrix);
     st->post = malloc((size_t)st->K * sizeof *st->post);
     st->in = malloc(READ_MAX * sizeof *st->in);
     st->out = malloc(st->out_cap * sizeof *st->out);
-    if (!st->frames || !st->energy || !st->matrix || !st->post || !st->in || !st->out) {
+    if (!st->frames || !st->energy || !st->span_e || !st->matrix || !st->post || !st->in ||
+        !st->out) {
         snprintf(err, errlen, "out of memory loading '%s'", path);
         model_state_free(st);
         return ES_ENOMEM;
@@ -342,6 +353,29 @@ static long involuntary_switches(void) {
     return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
 }
 
+/* A detection's onset and offset narrowed to the sound in the window's
+ * audio (hops t0 .. t0+L-1, from t_start) that set it off: the newest of
+ * those within LOCATE_DB of the loudest. A run of windows fires soon after
+ * a sound comes in, so what came in last is what it heard (the loudest
+ * was often an earlier sound still in the window). Unchanged when no hop
+ * stands out. */
+#define LOCATE_DB 12.0
+static void locate(model_state *st, uint64_t t0, size_t L, double t_start, es_detection *det) {
+    es_span sp[16];
+    size_t n, best = 0;
+    double hop_s = (double)st->hop / st->rate, loudest = -INFINITY;
+    for (size_t j = 0; j < L; j++) st->span_e[j] = st->energy[(t0 + j) % st->T] / st->hop;
+    n = es_sound_spans(st->span_e, L, &st->span, st->span_e + st->T, sp, 16);
+    if (n == 0) return;
+    if (n > 16) n = 16;
+    for (size_t k = 0; k < n; k++)
+        if (sp[k].peak_db > loudest) loudest = sp[k].peak_db;
+    for (size_t k = 0; k < n; k++)
+        if (sp[k].peak_db >= loudest - LOCATE_DB) best = k;
+    det->onset = t_start + (double)sp[best].start * hop_s;
+    det->offset = t_start + (double)sp[best].end * hop_s;
+}
+
 static void run_window(worker *w, model_state *st) {
     size_t F = st->F, T = st->T, L = st->look;
     uint64_t t0 = st->frames_total - L;
@@ -365,6 +399,7 @@ static void run_window(worker *w, model_state *st) {
     if (es_classify_features(st->clf, st->matrix, st->post) < 0) return;
     t_end = L < T ? t_start + (double)L * st->hop / st->rate : t_start + st->clip_seconds;
     fired = es_detector_push(st->det, st->post, t_start, t_end, rms_db, &det);
+    if (fired) locate(st, t0, L, t_start, &det);
     pthread_mutex_lock(&w->lock);
     memcpy(w->latest, es_detector_smoothed(st->det), (size_t)st->K * sizeof *w->latest);
     w->latest_k = st->K;

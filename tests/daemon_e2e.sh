@@ -38,16 +38,33 @@ sed -e "s#^  source = .*#  source = \"file:$T/scene.wav\";#" \
     -e "s#\"\\.\\./models/#\"$SRC/models/#" "$SRC/conf/earshotd.conf" >"$T/earshotd.conf"
 "$ESD" --config "$T/earshotd.conf" 2>"$T/log" &
 pid=$!
-for _ in $(seq 600); do
-  "$ES" status --json --socket "$T/s.sock" 2>/dev/null | grep -q '"input_ended":true' && break
+# a liveness bound (seconds since the start) within ctest's 300 s, not a race
+deadline=240
+st() { "$ES" status --json --socket "$T/s.sock" 2>/dev/null; }
+sum() { grep -o "\"$1\":[0-9]*" | awk -F: '{ s += $2 } END { print s + 0 }'; }
+ended=0
+while [ $SECONDS -lt $deadline ]; do
+  st | grep -q '"input_ended":true' && { ended=1; break; }
   kill -0 $pid 2>/dev/null || break
   sleep 0.1
 done
-"$ES" history --json --socket "$T/s.sock" >"$T/events" || { echo "FAIL: history"; cat "$T/log"; exit 1; }
-sleep 0.6 # the last clips are written on the next tick
+[ $ended -eq 1 ] || { echo "FAIL: earshotd did not report input_ended: $(st) $(tail -5 "$T/log")"; exit 1; }
+# the workers count a detection before the main loop puts it in the history
+while :; do
+  s=$(st); fired=$(sum detections <<<"$s"); dropped=$(sum events_dropped <<<"$s")
+  "$ES" history --json --socket "$T/s.sock" >"$T/events" || { echo "FAIL: history"; cat "$T/log"; exit 1; }
+  ndet=$(grep -c '"event":"detection"' "$T/events")
+  [ $((ndet + dropped)) -ge "$fired" ] && break
+  [ $SECONDS -lt $deadline ] || { echo "FAIL: $fired detections but $ndet in the history"; exit 1; }
+  sleep 0.1
+done
+# clips are written on the main loop's 250 ms tick once their post-roll is in
+while nclips=$(ls "$T/clips" 2>/dev/null | wc -l); [ "$nclips" -lt "$ndet" ] && [ $SECONDS -lt $deadline ]; do
+  sleep 0.1
+done
 kill $pid; wait $pid
 # every detection's clip: pre-roll 1 s, post-roll 0.5 s
-nclips=$(ls "$T/clips" 2>/dev/null | wc -l); ndet=$(grep -c '"event":"detection"' "$T/events")
+nclips=$(ls "$T/clips" 2>/dev/null | wc -l)
 if [ "$nclips" -ne "$ndet" ]; then echo "FAIL: $ndet detections but $nclips clips"; exit 1; fi
 sed -n 's/.*"model":"\([a-z]*\)","label":"\([^"]*\)","score":\([0-9.e-]*\),"onset":\([0-9.e-]*\),"offset":\([0-9.e-]*\).*/\1\t\2\t\4\t\5\t\3/p' \
   "$T/events" >"$T/det.tsv"

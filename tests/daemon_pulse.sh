@@ -32,14 +32,56 @@ sed -e "s#^  path = \"/run/earshot/control.sock\";#  path = \"$T/s.sock\";#" \
     -e "s#\"\\.\\./models/#\"$SRC/models/#" "$SRC/conf/earshotd.conf" >"$T/earshotd.conf"
 "$ESD" --config "$T/earshotd.conf" --input portaudio:pulse 2>"$T/log" &
 esd=$!
-for _ in $(seq 100); do "$ES" status --socket "$T/s.sock" >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 1 # let capture settle
-start=$("$ES" status --json --socket "$T/s.sock" | sed -n 's/.*"input_seconds":\([0-9.e+-]*\),.*/\1/p')
-[ -n "$start" ] || { echo "FAIL: no status: $(grep -v 'ALSA\|Jack\|jack' "$T/log" | tail -5)"; exit 1; }
+st() { "$ES" status --json --socket "$T/s.sock" 2>/dev/null; }
+num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\)[,}].*/\1/p"; }
+sum() { grep -o "\"$1\":[0-9]*" | awk -F: '{ s += $2 } END { print s + 0 }'; }
+# liveness bounds (seconds since the start) within ctest's 300 s, not races
+deadline=240
+# the capture is running once a second of audio has come through
+while s=$(st | num input_seconds); ! awk -v s="${s:-0}" 'BEGIN { exit !(s >= 1) }'; do
+  [ $SECONDS -lt $deadline ] && kill -0 $esd 2>/dev/null ||
+    { echo "FAIL: no audio captured: $(grep -v 'ALSA\|Jack\|jack' "$T/log" | tail -5)"; exit 1; }
+  sleep 0.1
+done
+# status calls bracketed by the clock (/proc/uptime) tie it to stream seconds,
+# the ring filling in real time: lines "clock_before clock_after input_seconds"
+clock() {
+  local a b v
+  for _ in 1 2 3 4 5; do
+    read -r a _ </proc/uptime; v=$(st | num input_seconds); read -r b _ </proc/uptime
+    [ -n "$v" ] && echo "$a $b $v"
+  done >>"$T/clock"
+}
+clock
+read -r t_a _ </proc/uptime
 paplay -d estest "$T/scene.wav" || { echo "FAIL: paplay"; exit 1; }
-sleep 2 # the last windows
+read -r t_b _ </proc/uptime
+clock
+# paplay played the scene between t_a and t_b: its start in the stream is the
+# middle of that span less the scene, mapped through the tightest bracket
+len=$(soxi -D "$T/scene.wav")
+read -r start spread < <(awk -v a="$t_a" -v b="$t_b" -v len="$len" '
+  { lo = $1 - $3; hi = $2 - $3; if (NR == 1 || lo > clo) clo = lo; if (NR == 1 || hi < chi) chi = hi }
+  END { if (NR) { s0 = a - chi; s1 = b - len - clo; printf "%.3f %.3f\n", (s0 + s1) / 2, (s1 - s0) / 2 } }' "$T/clock")
+[ -n "$start" ] || { echo "FAIL: no status: $(grep -v 'ALSA\|Jack\|jack' "$T/log" | tail -5)"; exit 1; }
+echo "daemon_pulse: the scene starts at $start s (± $spread s) in the stream"
+# every model has classified the windows to a second past the scene's end
+end=$(awk -v s="$start" -v len="$len" 'BEGIN { print s + len + 1 }')
+while s=$(st); ! grep -o '"stream_seconds":[0-9.e+-]*' <<<"$s" | cut -d: -f2 |
+    awk -v e="$end" '$1 < e { behind = 1 } END { exit !(NR && !behind) }'; do
+  [ $SECONDS -lt $deadline ] ||
+    { echo "FAIL: the models' windows did not reach $end s: $s $(tail -5 "$T/log")"; exit 1; }
+  sleep 0.1
+done
+# the workers count a detection before the main loop puts it in the history
+while :; do
+  s=$(st); fired=$(sum detections <<<"$s"); dropped=$(sum events_dropped <<<"$s")
+  "$ES" history --json --socket "$T/s.sock" >"$T/events" || { echo "FAIL: history"; exit 1; }
+  [ $(($(grep -c '"event":"detection"' "$T/events") + dropped)) -ge "$fired" ] && break
+  [ $SECONDS -lt $deadline ] || { echo "FAIL: $fired detections, fewer in the history"; exit 1; }
+  sleep 0.1
+done
 "$ES" status --json --socket "$T/s.sock" >"$T/status"
-"$ES" history --json --socket "$T/s.sock" >"$T/events"
 sed -n 's/.*"model":"\([a-z]*\)","label":"\([^"]*\)","score":\([0-9.e-]*\),"onset":\([0-9.e-]*\),"offset":\([0-9.e-]*\).*/\1\t\2\t\4\t\5\t\3/p' \
   "$T/events" >"$T/det.tsv"
 fails=0

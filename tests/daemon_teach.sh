@@ -3,6 +3,7 @@
 #  - bad requests get clear errors (unknown label without new_class, a path
 #    outside finetune.allowed_dirs, broken base64, zero-length audio, no
 #    examples, a second finetune while one runs, an unprivileged peer);
+#  - finetune-cancel ends a running job, which leaves the model as it was;
 #  - the digits model learns German digits from 5 utterances per digit of one
 #    espeak-ng voice: new utterances of that voice at other speeds and
 #    pitches must be >= 90% right (they are ~15% before), while accuracy on
@@ -71,13 +72,28 @@ models = ( { name = "digits"; file = "models/digits.safetensors"; threshold = 0.
              min_count = 1; average_seconds = 0.5; refractory_seconds = 0.75; } );
 EOF
 export EARSHOT_SOCKET="$T/s"
+# Waits are bounded only to catch a hang: LIVE seconds is far beyond what any
+# step needs, even under a sanitizer on a loaded machine.
+LIVE=120
 start() {
+  local end=$((SECONDS + LIVE))
   "$D" --config "$T/d.conf" >>"$T/d.log" 2>&1 & PID=$!
-  for _ in $(seq 100); do "$ES" status >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "FAIL: the daemon did not come up: $(tail -5 "$T/d.log")"; exit 1
+  until "$ES" status >/dev/null 2>&1; do
+    if ! kill -0 "$PID" 2>/dev/null; then
+      wait "$PID"; echo "FAIL: the daemon exited at start-up (status $?): $(tail -5 "$T/d.log")"; PID=; exit 1
+    fi
+    [ "$SECONDS" -lt "$end" ] ||
+      { echo "FAIL: the daemon did not answer status within $LIVE s of starting: $(tail -5 "$T/d.log")"; exit 1; }
+    sleep 0.1
+  done
 }
 stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
-ask() { printf '%s\n' "$1" | socat -t 30 - "UNIX-CONNECT:$T/s" 2>/dev/null | grep -m1 '"ok"'; }
+ask() { printf '%s\n' "$1" | socat -t "$LIVE" - "UNIX-CONNECT:$T/s" 2>/dev/null | grep -m1 '"ok"'; }
+# true while finetune-status reports a running job
+job_running() { case "$(ask '{"cmd":"finetune-status","model":"digits"}')" in *'"running":true'*) return 0;; *) return 1;; esac; }
+status_num() {  # a number from status --json: status_num KEY
+  "$ES" status --json | sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1
+}
 acc() { "$ES" eval --model "$1" --data "$2" --label-regex '^([0-9])_' --json | sed -n 's/^{"accuracy":\([0-9.e-]*\),.*/\1/p'; }
 expect_code() {  # request, code, what
   local r; r="$(ask "$1")"
@@ -143,11 +159,45 @@ done
 n="$("$ES" example list --model digits | wc -l)"
 [ "$n" -eq 50 ] && ok "50 examples listed" || bad "example list shows $n, not 50"
 sha0="$("$ES" status --json | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')"
-"$ES" finetune --model digits "${EPOCHS[@]}" --wait --json >"$T/ft.jsonl" 2>"$T/ft.err" &
-FT=$!
-sleep 1
-expect_code '{"cmd":"finetune","model":"digits"}' busy "a second finetune while one runs"
-wait $FT; rc=$?
+# one job at a time: a job of 1000 epochs runs until it is cancelled, so a
+# second finetune meets it whatever the machine's speed
+"$ES" finetune --model digits --epochs 1000 --wait --json >"$T/long.jsonl" 2>"$T/long.err" &
+LONG=$!
+end=$((SECONDS + LIVE))
+until job_running; do
+  kill -0 "$LONG" 2>/dev/null && [ "$SECONDS" -lt "$end" ] || break
+  sleep 0.1
+done
+if job_running; then
+  ok "finetune-status: a job of 1000 epochs runs"
+  expect_code '{"cmd":"finetune","model":"digits"}' busy "a second finetune while one runs"
+else
+  bad "finetune-status does not report the job of 1000 epochs as running: $(ask '{"cmd":"finetune-status","model":"digits"}') $(cat "$T/long.jsonl" "$T/long.err")"
+fi
+r="$(ask '{"cmd":"finetune-cancel","model":"digits"}')"
+case "$r" in *'"cancelling":"digits"'*) ok "finetune-cancel: cancelling";; *) bad "finetune-cancel: $r";; esac
+end=$((SECONDS + LIVE))
+while job_running && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+if job_running; then
+  bad "the job still runs $LIVE s after finetune-cancel: $(ask '{"cmd":"finetune-status","model":"digits"}')"
+  ask '{"cmd":"finetune-cancel","model":"digits"}' >/dev/null
+  kill "$LONG" 2>/dev/null
+fi
+# finetune --wait returns at the job's finetune-done
+end=$((SECONDS + LIVE))
+while kill -0 "$LONG" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+kill -0 "$LONG" 2>/dev/null && { bad "finetune --wait still waits $LIVE s after the job ended"; kill "$LONG"; }
+wait "$LONG"; rc=$?
+done_ev="$(grep '"finetune-done"' "$T/long.jsonl")"
+case "$done_ev" in *'"cancelled":true'*) case "$done_ev" in *'"accepted":false'*) [ "$rc" -ne 0 ] &&
+    ok "the cancelled job ends with finetune-done: cancelled, not accepted" ||
+    bad "finetune --wait exits 0 after a cancelled job: $done_ev";;
+  *) bad "the cancelled job's finetune-done: $done_ev";; esac;;
+  *) bad "the cancelled job's finetune-done: $done_ev $(cat "$T/long.err")";; esac
+sha="$("$ES" status --json | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')"
+[ "$sha" = "$sha0" ] && ok "a cancelled job leaves the model as it was" || bad "the model changed with a cancelled job: $sha0 -> $sha"
+# the job whose outcome the rest checks
+"$ES" finetune --model digits "${EPOCHS[@]}" --wait --json >"$T/ft.jsonl" 2>"$T/ft.err"; rc=$?
 done_ev="$(grep '"finetune-done"' "$T/ft.jsonl")"
 if [ "$QUICK" = 1 ]; then
   case "$done_ev" in *'"ok":true'*) ok "finetune --wait: the job ran to its end";;
@@ -201,7 +251,21 @@ else
   "$ES" finetune --model digits --wait >/dev/null 2>"$T/ft2.err" && ok "fine-tuned with a new class" ||
     bad "finetune with a new class: $(tail -2 "$T/ft2.err")"
   "$ES" status --json | grep -q '"doorbell"' && ok "the model now has label doorbell" || bad "no doorbell label"
-  timeout 15 "$ES" listen --model digits --json >"$T/events" 2>/dev/null
+  # listen while the model hears 15 s of the stream (at least two chimes),
+  # counted in stream time from when the listener is connected
+  c0="$(status_num clients)"
+  "$ES" listen --model digits --json >"$T/events" 2>/dev/null & LP=$!
+  end=$((SECONDS + LIVE))
+  while [ "$(status_num clients)" -le "$c0" ] && kill -0 "$LP" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+    sleep 0.1
+  done
+  s0="$(status_num stream_seconds)"
+  end=$((SECONDS + LIVE))
+  until awk -v a="$(status_num stream_seconds)" -v b="$s0" 'BEGIN { exit !(a >= b + 15) }'; do
+    [ "$SECONDS" -lt "$end" ] || { bad "the stream did not advance 15 s in $LIVE s (from $s0 s)"; break; }
+    sleep 0.2
+  done
+  kill "$LP" 2>/dev/null; wait "$LP" 2>/dev/null
   n="$(grep -c '"label":"doorbell"' "$T/events")"
   [ "$n" -ge 1 ] && ok "doorbell detected live ($n events in 15 s of a 12 s loop with 2 chimes)" ||
     bad "no doorbell detected live: $(head -c 400 "$T/events")"
@@ -226,12 +290,16 @@ broken=0
 for i in $(seq 12); do
   if [ $((i % 2)) -eq 0 ]; then
     printf '{"cmd":"finetune","model":"digits","epochs":3}\n' | socat -t 2 - "UNIX-CONNECT:$T/s" >/dev/null 2>&1 &
+    SJ=$!
     sleep 0.$((RANDOM % 9 + 1))
   else
     printf '{"cmd":"save","model":"digits"}\n' | socat -t 2 - "UNIX-CONNECT:$T/s" >/dev/null 2>&1 &
+    SJ=$!
     sleep 0.00$((RANDOM % 9))
   fi
   kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
+  # the request goes to the daemon just killed, never to the next one
+  kill "$SJ" 2>/dev/null; wait "$SJ" 2>/dev/null
   start
   intact || { broken=$((broken + 1)); echo "broken after kill $i"; }
   left="$(ls "$T/state/models" | grep -v '^digits.safetensors$')"

@@ -134,6 +134,51 @@ out:
     free(ws);
 }
 
+/* A room's echo: a click at the window's start rings on and dies away
+ * (its tail is louder early than late, and gone by twice the longest
+ * reverberation time plus the delays), its level near the dry click's;
+ * without reverb the tail is silence. The setting round-trips as JSON, and
+ * a model trained without it describes no reverb. */
+static void room_echo(void) {
+    enum { N = 16000, RATE = 8000 };
+    float x[1] = {0.9f}, *y = malloc(N * sizeof *y), *ws;
+    es_augment a = es_augment_none(), b;
+    es_rng r;
+    char *json = NULL;
+    double early = 0.0, late = 0.0, end = 0.0;
+    a.reverb_p = 1.0;
+    a.reverb_min = a.reverb_max = 0.5;
+    ws = malloc(es_augment_scratch(&a, N) * sizeof *ws);
+    CHECK(y && ws);
+    if (!y || !ws) goto out;
+    es_rng_seed(&r, 3);
+    CHECK_RC(es_augment_wave(&a, &r, y, N, x, 1, NULL, 0, ws, RATE, NULL), 0);
+    for (int i = 1; i < RATE / 10; i++) early += (double)y[i] * y[i];          /* 0-0.1 s */
+    for (int i = RATE / 2; i < RATE / 2 + RATE / 10; i++) late += (double)y[i] * y[i]; /* 0.5 s */
+    for (int i = 3 * RATE / 2; i < N; i++) end += (double)y[i] * y[i];         /* past 1.5 s */
+    CHECK(early > 0.0 && late > 0.0 && early > 100.0 * late);
+    CHECK(end < 1e-6 * early);
+    CHECK(y[0] > 0.3f && y[0] < 0.9f); /* the dry click, less the wet share */
+    a.reverb_p = 0.0;
+    CHECK_RC(es_augment_wave(&a, &r, y, N, x, 1, NULL, 0, ws, RATE, NULL), 0);
+    for (int i = 1; i < N; i++) CHECK_EQ_INT(y[i] == 0.0f, 1);
+    CHECK_RC(es_augment_to_json(&a, &json), 0);
+    CHECK(json && !strstr(json, "reverb"));
+    es_free(json);
+    a.reverb_p = 0.4;
+    a.reverb_min = 0.2;
+    a.reverb_max = 0.9;
+    CHECK_RC(es_augment_to_json(&a, &json), 0);
+    CHECK_RC(es_augment_from_json(&b, json, "test"), 0);
+    CHECK(b.reverb_p == 0.4 && b.reverb_min == 0.2 && b.reverb_max == 0.9);
+    es_free(json);
+    a.reverb_max = 5.0;
+    CHECK(es_augment_check(&a) && strstr(es_augment_check(&a), "reverb"));
+out:
+    free(y);
+    free(ws);
+}
+
 /* White noise is standard normal draws (ziggurat), scaled: over 400,000
  * draws the mean, the kurtosis and the mass beyond 1, 2, 3 and 3.5
  * standard deviations match the normal's (2·(1-Φ(k))) within five standard
@@ -287,6 +332,7 @@ int main(void) {
     stretch_and_warp();
     masks();
     colouring();
+    room_echo();
     white_noise_is_normal();
     placement();
     speed_bank();

@@ -11,7 +11,8 @@ if [ ! -d "$DATA" ]; then
   echo "train_resume: SKIPPED: $DATA is absent (the datasets live in ../shared/data)"
   exit 77
 fi
-T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
+T="$(mktemp -d)"; pid=
+trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
 cd "$SRC" || exit 1
 R=tests/recipes/tiny-resume.cfg
 fails=0; passed=0
@@ -21,19 +22,44 @@ bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 "$ES" train --config "$R" --threads 2 --quiet --out "$T/a.st" --last "$T/a_last.st" >/dev/null 2>"$T/err" ||
   { echo "FAIL: train: $(cat "$T/err")"; exit 1; }
 
-# the interrupted run: killed once its second epoch is logged (the
-# checkpoint is written before the log line)
+# the interrupted run, killed once its checkpoint holds epoch 2: train.jsonl
+# is a FIFO with room left for one line, so the trainer blocks writing epoch
+# 2's line (after that epoch's checkpoint) and cannot start epoch 3
+mkdir "$T/rep" && mkfifo "$T/rep/train.jsonl" || exit 1
+exec 3<>"$T/rep/train.jsonl"
+page=$(getconf PAGESIZE)
+# fill every page of the pipe, free the first, refill it all but 150 bytes
+# (a line is 90-120 bytes); one-byte writes pack the pages
+dd if=/dev/zero of="$T/rep/train.jsonl" bs=1 oflag=nonblock conv=notrunc status=none 2>/dev/null
+dd if="$T/rep/train.jsonl" of=/dev/null bs="$page" count=1 iflag=fullblock status=none
+dd if=/dev/zero of="$T/rep/train.jsonl" bs=1 count=$((page - 150)) conv=notrunc status=none
 "$ES" train --config "$R" --threads 2 --quiet --out "$T/b.st" --checkpoint "$T/ck.st" \
-  --report "$T/rep" >/dev/null 2>&1 &
+  --report "$T/rep" >/dev/null 2>"$T/err" 3>&- &
 pid=$!
-for _ in $(seq 600); do
-  grep -q '"epoch":2,' "$T/rep/train.jsonl" 2>/dev/null && break
+# the checkpoint's counters, "EPOCH EPOCHS", from its safetensors header
+ck_epochs() {
+  local n
+  n=$(head -c 8 "$1" 2>/dev/null | od -An -tu8 | tr -d ' ')
+  [ -n "$n" ] || return 1
+  tail -c +9 "$1" | head -c "$n" |
+    sed -n 's/.*\\"epoch\\":\([0-9]*\),\\"epochs\\":\([0-9]*\).*/\1 \2/p'
+}
+# a liveness bound (seconds since the start) within ctest's 300 s, not a race
+ck=
+while [ $SECONDS -lt 240 ]; do
+  ck=$(ck_epochs "$T/ck.st")
+  [ -n "$ck" ] && [ "${ck%% *}" -ge 2 ] && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-done_epochs=$(grep -c '"epoch"' "$T/rep/train.jsonl")
-[ "$done_epochs" -ge 2 ] && ok || bad "the run logged $done_epochs epochs before it was killed"
+log=$(dd if="$T/rep/train.jsonl" iflag=nonblock bs=65536 status=none 2>/dev/null | tr -d '\0')
+exec 3>&-
+read -r ck_epoch ck_total <<<"${ck:-0 0}"
+if [ "$ck_epoch" -ge 2 ] && [ "$ck_epoch" -lt "$ck_total" ]; then ok
+elif [ -z "$ck" ]; then bad "the run wrote no checkpoint; log: $log; $(cat "$T/err")"
+else bad "the killed run's checkpoint holds epoch $ck_epoch of $ck_total, not one from 2 to $((ck_total - 1))"; fi
+grep -q '"epoch":1,' <<<"$log" && ok || bad "train.jsonl lacks epoch 1: $log"
 "$ES" train --config "$R" --threads 2 --quiet --out "$T/b.st" --last "$T/b_last.st" \
   --resume "$T/ck.st" >/dev/null 2>"$T/err" && ok || bad "resume: $(cat "$T/err")"
 cmp -s "$T/a_last.st" "$T/b_last.st" && ok || bad "resumed run's last model differs from the uninterrupted run's"

@@ -8,7 +8,8 @@
  *
  * Waveform: the clip is placed at a random offset in the window (or a random
  * crop of a longer clip is taken), its speed (and with it its pitch) changed
- * by resampling, its gain changed, and noise mixed in at a random SNR.
+ * by resampling, a microphone's colouring and a room's echo added, its gain
+ * changed, and noise mixed in at a random SNR.
  * Features: time and frequency masks as torchaudio's TimeMasking and
  * FrequencyMasking (a mask's width is uniform below min(max_width,
  * p·length)), filled with the matrix's mean so a mask reads as "nothing
@@ -47,6 +48,8 @@ typedef struct {
                                               loud speakers and microphones alike */
     double speed_p, speed_min, speed_max;  /* probability and range of a speed change */
     double noise_p, snr_min, snr_max;      /* probability and SNR range (dB) of noise */
+    double reverb_p, reverb_min, reverb_max; /* probability of a room's echo, and the
+                                              range of its reverberation time (s) */
     double eq_p, eq_db;                    /* probability of a random microphone/room
                                               colouring (low shelf, peak, high shelf),
                                               each band's gain uniform in ±eq_db */

@@ -10,9 +10,11 @@
  *
  * A clip's label is the first capture group of the label regex (POSIX
  * extended) on its file name, or the label column of a CSV manifest; the
- * group (a speaker, a recording session) the first capture group of the
- * group regex, so validation can hold out whole groups. Labels and groups
- * are numbered in sorted order of their names.
+ * group (a speaker, an animal, a recording) the manifest's group column or
+ * the first capture group of the group regex, so validation can hold out
+ * whole groups; the source (the dataset or recording set it came from) the
+ * manifest's source column, so training can weigh sources alike. Labels,
+ * groups and sources are numbered in sorted order of their names.
  */
 #ifndef EARSHOT_DATASET_H
 #define EARSHOT_DATASET_H
@@ -27,6 +29,7 @@ typedef struct {
     const char *path;   /* as found */
     int label;          /* index into the label names */
     int group;          /* index into the group names; 0 without a group regex */
+    int source;         /* index into the source names ("" without a source column) */
     const float *x;     /* [n] samples after es_dataset_load, else NULL */
     size_t n;
 } es_clip;
@@ -38,8 +41,14 @@ typedef struct es_dataset es_dataset;
 int es_dataset_scan(es_dataset **ds, const char *dir, const char *label_regex,
                     const char *group_regex);
 
-/* A CSV manifest of path,label lines (a header line "path,label" is
- * skipped; relative paths are relative to the manifest's folder). */
+/* A CSV manifest (relative paths are relative to the manifest's folder):
+ * path,label lines, or a header line naming its columns: path first, then
+ * label and any of group, source, start and end (seconds: the clip is that
+ * span of the file; an empty end is the file's end), e.g.
+ *     path,label,group,source
+ *     fsdd/3_george_7.wav,3,george,fsdd
+ * Fields may be quoted as RFC 4180 has it. With a group column, the group
+ * regex is not used. */
 int es_dataset_from_csv(es_dataset **ds, const char *csv, const char *group_regex);
 
 /* A dataset built in memory (fine-tuning examples): es_dataset_new, then
@@ -51,6 +60,9 @@ int es_dataset_add(es_dataset *ds, const char *name, const char *label, const ch
 int es_dataset_finish(es_dataset *ds);
 /* Reads every clip, mixes it to mono and resamples it to rate. */
 int es_dataset_load(es_dataset *ds, int rate);
+/* Reads clip i alone, as es_dataset_load would, into *x (es_free it),
+ * without keeping it. */
+int es_dataset_read_clip(const es_dataset *ds, size_t i, int rate, float **x, size_t *n);
 
 void es_dataset_free(es_dataset *ds);
 
@@ -60,6 +72,8 @@ int es_dataset_num_labels(const es_dataset *ds);
 const char *es_dataset_label(const es_dataset *ds, int i);
 int es_dataset_num_groups(const es_dataset *ds);
 const char *es_dataset_group(const es_dataset *ds, int i);
+int es_dataset_num_sources(const es_dataset *ds);
+const char *es_dataset_source(const es_dataset *ds, int i);
 /* Files scanned whose names the label regex did not match. */
 size_t es_dataset_skipped(const es_dataset *ds);
 

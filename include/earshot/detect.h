@@ -19,8 +19,10 @@
  *  - c is detected when min_count windows in a row vote for it, unless c
  *    was detected less than refractory_seconds before (onset to onset); a
  *    run of votes fires once;
- *  - onset is the start of the run's first window, offset the end of its
- *    latest; score is c's smoothed posterior when it fires.
+ *  - onset is the start of the run's first window, offset and decided the
+ *    end of its latest; score is c's smoothed posterior when it fires (a
+ *    caller that knows where the sound is in the window, as earshotd does,
+ *    narrows onset and offset to it; decided stays when it was reported).
  * Everything is allocated at create; push allocates nothing.
  */
 #ifndef EARSHOT_DETECT_H
@@ -54,6 +56,7 @@ typedef struct {
     int label;                  /* class index */
     float score;                /* its smoothed posterior when the event fired */
     double onset, offset;       /* stream seconds */
+    double decided;             /* stream seconds: the end of the window that fired */
     int top[ES_DETECT_TOP_K];   /* classes by smoothed posterior, best first (-1: none) */
     float top_p[ES_DETECT_TOP_K];
 } es_detection;

@@ -61,6 +61,20 @@ typedef struct {
     double background_bursts;    /* share of the noise backgrounds that start and stop
                                     abruptly inside the window (0: fades only) */
     int balance;                 /* weight classes by inverse frequency */
+    int balance_sources;         /* draw training clips so that every label weighs alike,
+                                    and every source within a label (the dataset column
+                                    "source"): then the loss is not weighted */
+    int crop_to_sound;           /* a clip longer than the window is cropped around one of
+                                    its sounds (earshot/span.h), not anywhere */
+    double background_clips;     /* share of background examples that are background
+                                    clips, in [0, 1) (0: 0.4, the rest noise and tones) */
+    int background_balance;      /* draw background clips so that every kind (a
+                                    manifest's label) weighs alike, and every source of a
+                                    kind; a folder, or a manifest without a source
+                                    column, is one kind of its own */
+    int n_background_weights;    /* kinds weighing more or less than 1 */
+    const char *const *background_weight_kinds;
+    const double *background_weights;
     const char *checkpoint;      /* written atomically after every epoch (may be NULL) */
     const char *resume;          /* a checkpoint to go on from (may be NULL): the same
                                     recipe, data, epochs, batch and seed, and the run
